@@ -1,0 +1,157 @@
+import { randomUUID } from 'node:crypto';
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Req, UseGuards } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { Repository } from 'typeorm';
+import { HubError } from '@omnihub/core';
+import { ConnectorRegistry } from '@omnihub/connector-sdk';
+import { ConnectionEntity, ConnectionStore, DEFAULT_DELIVERY_SETTINGS, DeliverySettings, RouteEntity, RouteStore } from '@omnihub/persistence';
+import { ApiKeyGuard, AuthenticatedRequest, Requires } from '../auth/api-key.guard';
+import { validateAgainst } from '../http/validate-body';
+import { IngressService } from '../ingress/ingress.service';
+import { AuditService } from './audit.service';
+
+interface ConnectionBody {
+  connector: string;
+  name: string;
+  config?: Record<string, unknown>;
+  secrets?: Record<string, string>;
+  delivery?: Partial<DeliverySettings>;
+}
+
+const DELIVERY_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    maxAttempts: { type: 'integer', minimum: 1, maximum: 100 },
+    backoffMs: { type: 'integer', minimum: 1, maximum: 3600000 },
+    maxBackoffMs: { type: 'integer', minimum: 1, maximum: 86400000 },
+    timeoutMs: { type: 'integer', minimum: 100, maximum: 300000 },
+    concurrency: { type: 'integer', minimum: 1, maximum: 1000 },
+    ratePerSecond: { type: 'integer', minimum: 0, maximum: 100000 },
+  },
+};
+const CREATE_SCHEMA = {
+  type: 'object',
+  required: ['connector', 'name'],
+  additionalProperties: false,
+  properties: {
+    connector: { type: 'string', minLength: 1 },
+    name: { type: 'string', minLength: 1, maxLength: 200 },
+    config: { type: 'object' },
+    secrets: { type: 'object', additionalProperties: { type: 'string' } },
+    delivery: DELIVERY_SCHEMA,
+  },
+};
+const PATCH_SCHEMA = { ...CREATE_SCHEMA, required: [] };
+
+/** Connections: one configured account of one connector. Secrets are write-only. */
+@UseGuards(ApiKeyGuard)
+@Controller('api/connections')
+export class ConnectionsController {
+  constructor(
+    @InjectRepository(ConnectionEntity) private readonly connections: Repository<ConnectionEntity>,
+    @InjectRepository(RouteEntity) private readonly routes: Repository<RouteEntity>,
+    private readonly store: ConnectionStore,
+    private readonly routeStore: RouteStore,
+    private readonly registry: ConnectorRegistry,
+    private readonly ingress: IngressService,
+    private readonly audit: AuditService,
+  ) {}
+
+  @Post()
+  @Requires('configure')
+  async create(@Body() body: unknown, @Req() request: AuthenticatedRequest) {
+    const input = validateAgainst<ConnectionBody>(CREATE_SCHEMA, body, 'connection');
+    const { config, secrets } = this.checkAgainstManifest(input.connector, input.config ?? {}, input.secrets ?? {});
+    const now = new Date();
+    const entity = this.connections.create({
+      id: randomUUID(),
+      connector: input.connector,
+      name: input.name,
+      config,
+      secretsCiphertext: this.store.secretBox.seal(secrets),
+      delivery: { ...DEFAULT_DELIVERY_SETTINGS, ...input.delivery },
+      createdAt: now,
+      updatedAt: now,
+    });
+    await this.connections.insert(entity);
+    this.store.invalidate();
+    await this.audit.record(request, 'connection.create', 'connection', entity.id, { connector: entity.connector, name: entity.name, secretKeys: Object.keys(secrets) });
+    return this.view(entity);
+  }
+
+  @Get()
+  async list() {
+    return { items: (await this.connections.find({ order: { createdAt: 'ASC' } })).map((c) => this.view(c)) };
+  }
+
+  @Get(':id')
+  async get(@Param('id') id: string) {
+    return this.view(await this.find(id));
+  }
+
+  @Patch(':id')
+  @Requires('configure')
+  async update(@Param('id') id: string, @Body() body: unknown, @Req() request: AuthenticatedRequest) {
+    const input = validateAgainst<Partial<ConnectionBody>>(PATCH_SCHEMA, body, 'connection');
+    const entity = await this.find(id);
+    if (input.connector && input.connector !== entity.connector) throw HubError.validation('a connection cannot change its connector', [{ path: '/connector', message: 'is fixed at creation' }]);
+    // Secrets merge key by key, so changing one never requires re-sending (or knowing) the others.
+    const mergedSecrets = { ...this.store.secretBox.open(entity.secretsCiphertext), ...input.secrets };
+    const { config, secrets } = this.checkAgainstManifest(entity.connector, input.config ?? entity.config, mergedSecrets);
+    entity.name = input.name ?? entity.name;
+    entity.config = config;
+    entity.secretsCiphertext = this.store.secretBox.seal(secrets);
+    entity.delivery = { ...entity.delivery, ...input.delivery };
+    entity.updatedAt = new Date();
+    await this.connections.save(entity);
+    this.store.invalidate();
+    await this.audit.record(request, 'connection.update', 'connection', id, { fields: Object.keys(input), secretKeys: Object.keys(input.secrets ?? {}) });
+    return this.view(entity);
+  }
+
+  @Delete(':id')
+  @Requires('configure')
+  @HttpCode(204)
+  async remove(@Param('id') id: string, @Req() request: AuthenticatedRequest) {
+    await this.find(id);
+    const inUse = await this.routes.count({ where: [{ sourceConnectionId: id }, { destinationConnectionId: id }] });
+    if (inUse > 0) throw HubError.conflict(`connection ${id} is used by ${inUse} route(s); delete those first`);
+    await this.connections.delete({ id });
+    this.store.invalidate();
+    this.routeStore.invalidate();
+    await this.audit.record(request, 'connection.delete', 'connection', id);
+  }
+
+  private async find(id: string): Promise<ConnectionEntity> {
+    const entity = await this.connections.findOneBy({ id });
+    if (!entity) throw HubError.notFound('connection', id);
+    return entity;
+  }
+
+  private checkAgainstManifest(connectorId: string, config: Record<string, unknown>, secrets: Record<string, string>) {
+    const connector = this.registry.get(connectorId);
+    if (!connector) {
+      throw HubError.validation(`unknown connector "${connectorId}"`, [{ path: '/connector', message: `must be one of ${this.registry.list().map((c) => c.manifest.id).join(', ')}` }]);
+    }
+    validateAgainst(connector.manifest.config, config, 'config', '/config');
+    validateAgainst(connector.manifest.secrets, secrets, 'secrets', '/secrets');
+    return { config, secrets };
+  }
+
+  private view(entity: ConnectionEntity) {
+    const connector = this.registry.get(entity.connector);
+    const secretKeys = Object.keys(this.store.secretBox.open(entity.secretsCiphertext));
+    return {
+      id: entity.id,
+      connector: entity.connector,
+      name: entity.name,
+      config: entity.config,
+      secrets: Object.fromEntries(secretKeys.map((key) => [key, '***'])),
+      delivery: { ...DEFAULT_DELIVERY_SETTINGS, ...entity.delivery },
+      webhookUrl: connector?.module.inbound ? this.ingress.webhookUrl(entity.id) : null,
+      createdAt: entity.createdAt,
+      updatedAt: entity.updatedAt,
+    };
+  }
+}

@@ -1,0 +1,129 @@
+import { Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { DataSource, FindOptionsWhere, Repository } from 'typeorm';
+import { HubError, JsonObject, ReasonCode } from '@omnihub/core';
+import { SchemaRegistry } from '@omnihub/mapping';
+import { DeadLetterEntity, DeliveryEntity, DeliveryStatus, MessageEntity, MessageStatus } from '@omnihub/persistence';
+import { QueueService } from '@omnihub/queueing';
+
+export interface DeadLetterFilter {
+  status?: string;
+  reasonCode?: string;
+  connectionId?: string;
+  stage?: string;
+}
+
+const MAX_BULK = 10000;
+
+/**
+ * Replay and discard. A replay puts the failed subject back at the start of its stage with a fresh
+ * retry budget and the same ids, so the destination sees the same Idempotency-Key as before.
+ */
+@Injectable()
+export class DeadLettersService {
+  constructor(
+    @InjectRepository(DeadLetterEntity) readonly deadLetters: Repository<DeadLetterEntity>,
+    @InjectRepository(DeliveryEntity) private readonly deliveries: Repository<DeliveryEntity>,
+    @InjectRepository(MessageEntity) private readonly messages: Repository<MessageEntity>,
+    private readonly dataSource: DataSource,
+    private readonly queues: QueueService,
+    private readonly schemas: SchemaRegistry,
+  ) {}
+
+  async find(id: string): Promise<DeadLetterEntity> {
+    const deadLetter = await this.deadLetters.findOneBy({ id });
+    if (!deadLetter) throw HubError.notFound('dead letter', id);
+    return deadLetter;
+  }
+
+  /**
+   * `payload` replaces what failed: the vendor body for a transform dead letter, the canonical
+   * `data` for a delivery dead letter (checked against its schema first).
+   */
+  async replay(id: string, payload?: unknown): Promise<DeadLetterEntity> {
+    const deadLetter = await this.find(id);
+    if (deadLetter.status !== 'open') throw HubError.conflict(`dead letter ${id} is ${deadLetter.status}, not open`);
+    const now = new Date();
+    if (deadLetter.stage === 'deliver') {
+      const delivery = await this.deliveries.findOneBy({ id: deadLetter.deliveryId! });
+      if (!delivery) throw HubError.notFound('delivery', deadLetter.deliveryId!);
+      if (delivery.status === DeliveryStatus.DELIVERED) throw HubError.conflict(`delivery ${delivery.id} has already been delivered; replaying it would send it twice`);
+      if (payload !== undefined) await this.checkData(delivery.messageId, payload);
+      await this.dataSource.transaction(async (manager) => {
+        await manager.update(DeliveryEntity, { id: delivery.id }, {
+          status: DeliveryStatus.PENDING,
+          roundStartAttempts: delivery.attempts,
+          nextAttemptAt: null,
+          dataOverride: payload !== undefined ? (payload as JsonObject) : delivery.dataOverride,
+          updatedAt: now,
+        });
+        await manager.update(MessageEntity, { id: delivery.messageId }, { status: MessageStatus.ROUTED, updatedAt: now });
+        await manager.update(DeadLetterEntity, { id }, { status: 'replayed', replayCount: deadLetter.replayCount + 1, updatedAt: now });
+      });
+      await this.queues.enqueueDeliveries([{ deliveryId: delivery.id, destinationConnectionId: delivery.destinationConnectionId, attempts: delivery.attempts }]);
+    } else {
+      const message = await this.messages.findOneBy({ id: deadLetter.messageId });
+      if (!message) throw HubError.notFound('message', deadLetter.messageId);
+      await this.dataSource.transaction(async (manager) => {
+        await manager.update(MessageEntity, { id: message.id }, {
+          status: MessageStatus.RECEIVED,
+          canonical: null,
+          editedBody: payload !== undefined ? (typeof payload === 'string' ? payload : JSON.stringify(payload)) : message.editedBody,
+          reasonCode: null,
+          error: null,
+          updatedAt: now,
+        });
+        await manager.update(DeadLetterEntity, { id }, { status: 'replayed', replayCount: deadLetter.replayCount + 1, updatedAt: now });
+      });
+      await this.queues.enqueueTransforms([message.id]);
+    }
+    return this.find(id);
+  }
+
+  /** Replays every open dead letter that matches; ones that cannot be replayed are counted, not fatal. */
+  async replayMany(ids: string[] | undefined, filter: DeadLetterFilter | undefined): Promise<{ queued: number; skipped: Array<{ id: string; reason: string }> }> {
+    const targets = ids ?? (await this.deadLetters.find({ select: { id: true }, where: { ...this.where(filter ?? {}), status: 'open' }, take: MAX_BULK })).map((d) => d.id);
+    let queued = 0;
+    const skipped: Array<{ id: string; reason: string }> = [];
+    for (const id of targets) {
+      try {
+        await this.replay(id);
+        queued++;
+      } catch (error) {
+        if (!(error instanceof HubError)) throw error;
+        skipped.push({ id, reason: error.message });
+      }
+    }
+    return { queued, skipped };
+  }
+
+  async discard(id: string, reason: string): Promise<DeadLetterEntity> {
+    const deadLetter = await this.find(id);
+    if (deadLetter.status !== 'open') throw HubError.conflict(`dead letter ${id} is ${deadLetter.status}, not open`);
+    const now = new Date();
+    await this.dataSource.transaction(async (manager) => {
+      await manager.update(DeadLetterEntity, { id }, { status: 'discarded', discardReason: reason, updatedAt: now });
+      if (deadLetter.deliveryId) {
+        await manager.update(DeliveryEntity, { id: deadLetter.deliveryId, status: DeliveryStatus.DEAD_LETTERED }, { status: DeliveryStatus.DISCARDED, updatedAt: now });
+      }
+    });
+    return this.find(id);
+  }
+
+  where(filter: DeadLetterFilter): FindOptionsWhere<DeadLetterEntity> {
+    const where: FindOptionsWhere<DeadLetterEntity> = {};
+    if (filter.status) where.status = filter.status as DeadLetterEntity['status'];
+    if (filter.reasonCode) where.reasonCode = filter.reasonCode as ReasonCode;
+    if (filter.connectionId) where.connectionId = filter.connectionId;
+    if (filter.stage) where.stage = filter.stage as DeadLetterEntity['stage'];
+    return where;
+  }
+
+  private async checkData(messageId: string, data: unknown): Promise<void> {
+    const message = await this.messages.findOneBy({ id: messageId });
+    const eventType = message?.canonical?.type;
+    if (!eventType) return;
+    const result = this.schemas.validate(eventType, data);
+    if (!result.valid) throw new HubError(ReasonCode.SCHEMA_VIOLATION, `the edited payload violates the ${eventType} schema`, 400, result.details);
+  }
+}

@@ -1,0 +1,86 @@
+import { Body, Controller, Get, Param, Post, Req, UseGuards } from '@nestjs/common';
+import { EVENT_TYPES, HubError, parseVendorJson } from '@omnihub/core';
+import { CanonicalTransformer, CompiledMapping, MappingCatalog } from '@omnihub/mapping';
+import { ApiKeyGuard, AuthenticatedRequest, Requires } from '../auth/api-key.guard';
+import { validateAgainst } from '../http/validate-body';
+import { AuditService } from './audit.service';
+
+const PUBLISH_SCHEMA = {
+  type: 'object',
+  required: ['expression'],
+  additionalProperties: false,
+  properties: { expression: { type: 'string', minLength: 1 }, targetEventType: { enum: [...EVENT_TYPES, null] } },
+};
+const TEST_SCHEMA = {
+  type: 'object',
+  required: ['payload'],
+  additionalProperties: false,
+  properties: {
+    mappingId: { type: 'string' },
+    expression: { type: 'string' },
+    eventType: { enum: [...EVENT_TYPES] },
+    payload: {},
+    /** The payload as raw text, parsed as vendor bodies are (no lost digits). */
+    rawPayload: { type: 'string' },
+  },
+};
+
+/**
+ * Mapping ids contain a slash (`<connector>/<name>`); clients URL-encode it (`shopify%2Forders-create`).
+ */
+@UseGuards(ApiKeyGuard)
+@Controller('api/mappings')
+export class MappingsController {
+  constructor(
+    private readonly catalog: MappingCatalog,
+    private readonly transformer: CanonicalTransformer,
+    private readonly audit: AuditService,
+  ) {}
+
+  @Get()
+  async list() {
+    return { items: await this.catalog.list() };
+  }
+
+  @Get(':id/versions')
+  async versions(@Param('id') id: string) {
+    const versions = await this.catalog.history(id);
+    if (versions.length === 0) throw HubError.notFound('mapping', id);
+    return { items: versions.map(({ version, expression, targetEventType, origin, createdAt }) => ({ version, expression, targetEventType, origin, createdAt })) };
+  }
+
+  @Post(':id/versions')
+  @Requires('configure')
+  async publish(@Param('id') id: string, @Body() body: unknown, @Req() request: AuthenticatedRequest) {
+    const input = validateAgainst<{ expression: string; targetEventType?: string | null }>(PUBLISH_SCHEMA, body, 'mapping version');
+    if (!/^[a-z0-9-]+\/[a-z0-9._-]+$/.test(id)) throw HubError.validation('mapping id must be <connector>/<name>', [{ path: '/id', message: 'bad mapping id' }]);
+    const saved = await this.catalog.publish(id, input.expression, input.targetEventType ?? null);
+    await this.audit.record(request, 'mapping.publish', 'mapping', id, { version: saved.version });
+    return { id, version: saved.version, targetEventType: saved.targetEventType, createdAt: saved.createdAt };
+  }
+
+  /** Dry run: payload in, mapped output and schema errors out. Stores nothing. */
+  @Post('test')
+  async test(@Body() body: unknown) {
+    const input = validateAgainst<{ mappingId?: string; expression?: string; eventType?: string; payload: unknown; rawPayload?: string }>(TEST_SCHEMA, body, 'mapping test');
+    let compiled: CompiledMapping;
+    let eventType = input.eventType;
+    if (input.expression) {
+      try {
+        compiled = CompiledMapping.compile(input.expression);
+      } catch (error) {
+        throw HubError.validation('the mapping does not compile', [{ path: '/expression', message: (error as Error).message }]);
+      }
+    } else if (input.mappingId) {
+      const live = await this.catalog.get(input.mappingId);
+      if (!live) throw HubError.notFound('mapping', input.mappingId);
+      compiled = live.compiled;
+      eventType ??= live.targetEventType ?? undefined;
+    } else {
+      throw HubError.validation('give a mappingId or an expression', [{ path: '/mappingId', message: 'required without expression' }]);
+    }
+    const payload = input.rawPayload !== undefined ? parseVendorJson(input.rawPayload) : input.payload;
+    const result = await this.transformer.dryRun(compiled, payload, eventType);
+    return { eventType: eventType ?? null, output: result.output, valid: result.errors.length === 0, reason: result.reason ?? null, errors: result.errors };
+  }
+}

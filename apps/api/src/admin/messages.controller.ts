@@ -1,0 +1,71 @@
+import { Controller, Get, Param, Query, UseGuards } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { Between, FindOptionsWhere, In, LessThanOrEqual, Like, MoreThanOrEqual, Repository } from 'typeorm';
+import { HubError } from '@omnihub/core';
+import { ApiKeyGuard } from '../auth/api-key.guard';
+import { DeadLetterEntity, DeliveryAttemptEntity, DeliveryEntity, MessageEntity } from '@omnihub/persistence';
+
+export function timeRange(from?: string, to?: string) {
+  const parse = (value: string, name: string) => {
+    const date = new Date(value);
+    if (Number.isNaN(date.getTime())) throw HubError.validation(`${name} must be an RFC 3339 timestamp`, [{ path: `/${name}`, message: 'invalid date-time' }]);
+    return date;
+  };
+  if (from && to) return Between(parse(from, 'from'), parse(to, 'to'));
+  if (from) return MoreThanOrEqual(parse(from, 'from'));
+  if (to) return LessThanOrEqual(parse(to, 'to'));
+  return undefined;
+}
+
+export function pageSize(limit?: string): number {
+  const n = limit ? Number(limit) : 50;
+  if (!Number.isInteger(n) || n < 1 || n > 500) throw HubError.validation('limit must be an integer from 1 to 500', [{ path: '/limit', message: 'out of range' }]);
+  return n;
+}
+
+/** Support engineers' view: find a message, then see everything that happened to it. */
+@UseGuards(ApiKeyGuard)
+@Controller('api/messages')
+export class MessagesController {
+  constructor(
+    @InjectRepository(MessageEntity) private readonly messages: Repository<MessageEntity>,
+    @InjectRepository(DeliveryEntity) private readonly deliveries: Repository<DeliveryEntity>,
+    @InjectRepository(DeliveryAttemptEntity) private readonly attempts: Repository<DeliveryAttemptEntity>,
+    @InjectRepository(DeadLetterEntity) private readonly deadLetters: Repository<DeadLetterEntity>,
+  ) {}
+
+  @Get()
+  async list(@Query() query: Record<string, string | undefined>) {
+    const base: FindOptionsWhere<MessageEntity> = {};
+    if (query.connectionId) base.connectionId = query.connectionId;
+    if (query.eventType) base.eventType = query.eventType;
+    if (query.status) base.status = query.status as MessageEntity['status'];
+    const received = timeRange(query.from, query.to);
+    if (received) base.receivedAt = received;
+    // `q` finds a message by the vendor's delivery id or by text in its body (an order number, a SKU).
+    const where = query.q ? [{ ...base, vendorDeliveryId: query.q }, { ...base, rawBody: Like(`%${query.q}%`) }] : base;
+    const rows = await this.messages.find({
+      where,
+      order: { receivedAt: 'DESC' },
+      take: pageSize(query.limit),
+      select: { id: true, connectionId: true, vendorDeliveryId: true, topic: true, eventType: true, status: true, reasonCode: true, error: true, receivedAt: true, updatedAt: true },
+    });
+    return { items: rows };
+  }
+
+  @Get(':id')
+  async get(@Param('id') id: string) {
+    const message = await this.messages.findOneBy({ id });
+    if (!message) throw HubError.notFound('message', id);
+    const deliveries = await this.deliveries.find({ where: { messageId: id }, order: { createdAt: 'ASC' } });
+    const attempts = deliveries.length
+      ? await this.attempts.find({ where: { deliveryId: In(deliveries.map((d) => d.id)) }, order: { attemptNumber: 'ASC' } })
+      : [];
+    const deadLetters = await this.deadLetters.findBy({ messageId: id });
+    return {
+      ...message,
+      deliveries: deliveries.map((d) => ({ ...d, attempts: attempts.filter((a) => a.deliveryId === d.id) })),
+      deadLetters,
+    };
+  }
+}

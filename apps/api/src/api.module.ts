@@ -1,0 +1,30 @@
+import { Module } from '@nestjs/common';
+import { APP_FILTER } from '@nestjs/core';
+import { AuditService } from './admin/audit.service';
+import { ConnectionsController } from './admin/connections.controller';
+import { ConnectorsController } from './admin/connectors.controller';
+import { DeadLettersController } from './admin/dead-letters.controller';
+import { DeadLettersService } from './admin/dead-letters.service';
+import { MappingsController } from './admin/mappings.controller';
+import { MessagesController } from './admin/messages.controller';
+import { RoutesController } from './admin/routes.controller';
+import { ApiKeyGuard } from './auth/api-key.guard';
+import { ApiKeysService } from './auth/api-keys.service';
+import { HealthController } from './health/health.controller';
+import { HubExceptionFilter } from './http/hub-exception.filter';
+import { IngressService } from './ingress/ingress.service';
+
+/** The api role: webhook ingress (registered as a raw Fastify route, see webhook-route.ts) and the admin API. */
+@Module({
+  controllers: [ConnectorsController, ConnectionsController, RoutesController, MappingsController, MessagesController, DeadLettersController, HealthController],
+  providers: [
+    IngressService,
+    ApiKeysService,
+    AuditService,
+    DeadLettersService,
+    { provide: APP_FILTER, useClass: HubExceptionFilter },
+    ApiKeyGuard,
+  ],
+  exports: [IngressService],
+})
+export class ApiModule {}

@@ -1,0 +1,52 @@
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { Repository } from 'typeorm';
+import { HUB_CONFIG, HubConfig } from '@omnihub/core';
+import { ApiKeyEntity, ApiRole } from '@omnihub/persistence';
+
+export interface Caller {
+  apiKeyId: string;
+  role: ApiRole;
+}
+
+const hashKey = (key: string) => createHash('sha256').update(key).digest('hex');
+const CACHE_MS = 30000;
+
+@Injectable()
+export class ApiKeysService implements OnModuleInit {
+  private readonly logger = new Logger(ApiKeysService.name);
+  private readonly cache = new Map<string, { caller: Caller | null; until: number }>();
+
+  constructor(
+    @InjectRepository(ApiKeyEntity) private readonly keys: Repository<ApiKeyEntity>,
+    @Inject(HUB_CONFIG) private readonly config: HubConfig,
+  ) {}
+
+  /** Ensures an admin key exists: HUB_ADMIN_API_KEY, or on first start a generated one printed once. */
+  async onModuleInit(): Promise<void> {
+    if (this.config.adminApiKey) {
+      const keyHash = hashKey(this.config.adminApiKey);
+      if (!(await this.keys.findOneBy({ keyHash }))) {
+        await this.keys.insert({ id: randomUUID(), name: 'bootstrap (HUB_ADMIN_API_KEY)', keyHash, role: 'admin', createdAt: new Date() });
+      }
+      return;
+    }
+    if ((await this.keys.countBy({ role: 'admin' })) > 0) return;
+    const key = `ohk_${randomBytes(24).toString('base64url')}`;
+    await this.keys.insert({ id: randomUUID(), name: 'bootstrap (generated)', keyHash: hashKey(key), role: 'admin', createdAt: new Date() });
+    // Printed once on purpose: it is the only way to learn a generated key. It is not logged again.
+    process.stdout.write(`\nOmnihub admin API key (shown once, store it now): ${key}\n\n`);
+    this.logger.log('generated the bootstrap admin API key');
+  }
+
+  async authenticate(key: string): Promise<Caller | null> {
+    const keyHash = hashKey(key);
+    const cached = this.cache.get(keyHash);
+    if (cached && cached.until > Date.now()) return cached.caller;
+    const row = await this.keys.findOneBy({ keyHash });
+    const caller = row ? { apiKeyId: row.id, role: row.role } : null;
+    this.cache.set(keyHash, { caller, until: Date.now() + CACHE_MS });
+    return caller;
+  }
+}

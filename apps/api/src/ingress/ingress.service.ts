@@ -1,0 +1,71 @@
+import { randomUUID } from 'node:crypto';
+import { Inject, Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { HUB_CONFIG, HubConfig, HubError, ReasonCode } from '@omnihub/core';
+import { ConnectorRegistry, Headers } from '@omnihub/connector-sdk';
+import { ConnectionStore, MessageEntity, MessageStatus } from '@omnihub/persistence';
+import { QueueService } from '@omnihub/queueing';
+import { IngestBatcher, IngestResult } from './ingest-batcher';
+
+/** Headers that authenticate the caller to us are not worth keeping and must not be shown later. */
+const UNSTORED_HEADERS = new Set(['authorization', 'cookie', 'proxy-authorization']);
+
+/** Webhook ingress: verify, extract, store durably (deduplicated), then hand the id to the queue. */
+@Injectable()
+export class IngressService {
+  private readonly batcher: IngestBatcher;
+
+  constructor(
+    private readonly connections: ConnectionStore,
+    private readonly connectors: ConnectorRegistry,
+    @Inject(HUB_CONFIG) private readonly config: HubConfig,
+    dataSource: DataSource,
+    queues: QueueService,
+  ) {
+    this.batcher = new IngestBatcher(dataSource, queues);
+  }
+
+  webhookUrl(connectionId: string): string {
+    return `${this.config.publicUrl}/webhooks/${connectionId}`;
+  }
+
+  async accept(connectionId: string, rawBody: Buffer, headers: Headers): Promise<IngestResult> {
+    const connection = await this.connections.get(connectionId);
+    const inbound = connection && this.connectors.get(connection.connector)?.module.inbound;
+    if (!connection || !inbound) throw HubError.notFound('webhook endpoint', connectionId);
+
+    const request = { rawBody, headers, url: this.webhookUrl(connectionId) };
+    const context = { connectionId, config: connection.config, secrets: connection.secrets };
+    const verdict = inbound.verify(request, context);
+    if (!verdict.ok) throw new HubError(ReasonCode.SIGNATURE_INVALID, `signature rejected: ${verdict.reason}`, 401);
+
+    const { topic, deliveryId } = inbound.extract(request, context);
+    const now = new Date();
+    const row = Object.assign(new MessageEntity(), {
+      id: randomUUID(),
+      connectionId,
+      vendorDeliveryId: deliveryId ?? null,
+      topic,
+      eventType: null,
+      rawBody: rawBody.toString('utf8'),
+      editedBody: null,
+      headers: keptHeaders(headers),
+      canonical: null,
+      status: MessageStatus.RECEIVED,
+      reasonCode: null,
+      error: null,
+      receivedAt: now,
+      updatedAt: now,
+    });
+    return this.batcher.submit(row);
+  }
+}
+
+function keptHeaders(headers: Headers): Record<string, string> {
+  const kept: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined || UNSTORED_HEADERS.has(name)) continue;
+    kept[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return kept;
+}

@@ -1,0 +1,95 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { Worker } from 'bullmq';
+import { HUB_CONFIG, HubConfig } from '@omnihub/core';
+import { ConnectorRegistry } from '@omnihub/connector-sdk';
+import { ConnectionStore, LiveConnection } from '@omnihub/persistence';
+import { DeliverJobData, deliverQueueName, redisOptionsFromUrl } from '@omnihub/queueing';
+import { DeliveryService } from './delivery.service';
+
+const SYNC_INTERVAL_MS = 2000;
+
+/**
+ * One BullMQ worker per destination connection, so each destination has its own concurrency, rate
+ * limit and backlog: a failing ERP never delays warehouse deliveries. Connections are created at
+ * run time (maybe by another process), so the pool re-reads them every few seconds.
+ */
+@Injectable()
+export class DeliveryWorkerPool implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(DeliveryWorkerPool.name);
+  private readonly workers = new Map<string, { worker: Worker; settingsKey: string }>();
+  private timer: NodeJS.Timeout | undefined;
+  private syncing: Promise<void> | undefined;
+
+  constructor(
+    @Inject(HUB_CONFIG) private readonly config: HubConfig,
+    private readonly connections: ConnectionStore,
+    private readonly connectors: ConnectorRegistry,
+    private readonly deliveries: DeliveryService,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    await this.sync();
+    this.timer = setInterval(() => void this.sync(), SYNC_INTERVAL_MS);
+    this.timer.unref();
+  }
+
+  /** Makes sure each destination has a worker now, so the first delivery to a new destination does not wait for the next sync. */
+  async ensure(destinationIds: string[]): Promise<void> {
+    if (destinationIds.some((id) => !this.workers.has(id))) {
+      await this.syncing; // a sync that started before this destination existed may have missed it
+      await this.sync();
+    }
+  }
+
+  /** Starts, restarts (settings changed) or stops workers to match the destination connections. */
+  sync(): Promise<void> {
+    this.syncing ??= this.reconcile().finally(() => (this.syncing = undefined));
+    return this.syncing;
+  }
+
+  private async reconcile(): Promise<void> {
+    let destinations: LiveConnection[];
+    try {
+      destinations = (await this.connections.all()).filter((c) => this.connectors.get(c.connector)?.module.outbound);
+    } catch (error) {
+      this.logger.warn(`cannot list destinations: ${(error as Error).message}`);
+      return;
+    }
+    const wanted = new Set(destinations.map((d) => d.id));
+    for (const [id, entry] of this.workers) {
+      if (!wanted.has(id)) {
+        this.workers.delete(id);
+        await entry.worker.close();
+      }
+    }
+    for (const destination of destinations) {
+      const settingsKey = JSON.stringify([destination.delivery.concurrency, destination.delivery.ratePerSecond]);
+      const existing = this.workers.get(destination.id);
+      if (existing?.settingsKey === settingsKey) continue;
+      if (existing) await existing.worker.close();
+      this.workers.set(destination.id, { worker: this.startWorker(destination), settingsKey });
+    }
+  }
+
+  private startWorker(destination: LiveConnection): Worker {
+    const { concurrency, ratePerSecond } = destination.delivery;
+    const worker = new Worker<DeliverJobData>(deliverQueueName(destination.id), (job) => this.deliveries.run(job.data.deliveryId), {
+      connection: redisOptionsFromUrl(this.config.redisUrl),
+      prefix: this.config.queuePrefix,
+      concurrency: Math.max(1, concurrency),
+      limiter: ratePerSecond > 0 ? { max: ratePerSecond, duration: 1000 } : undefined,
+      lockDuration: this.config.jobLockMs,
+      stalledInterval: this.config.jobLockMs,
+    });
+    worker.on('error', (error) => this.logger.warn(`delivery worker ${destination.id}: ${error.message}`));
+    worker.on('failed', (job, error) => this.logger.error(`delivery job ${job?.id} crashed: ${error.message}`));
+    return worker;
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await this.syncing;
+    await Promise.all([...this.workers.values()].map((entry) => entry.worker.close()));
+    this.workers.clear();
+  }
+}

@@ -1,0 +1,78 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { In, LessThan, Repository } from 'typeorm';
+import { HUB_CONFIG, HubConfig } from '@omnihub/core';
+import { DeliveryEntity, DeliveryStatus, MessageEntity, MessageStatus } from '@omnihub/persistence';
+import { QueueService } from '@omnihub/queueing';
+
+const SWEEP_BATCH = 1000;
+
+/**
+ * The database is the system of record and Redis only carries work. The relay re-enqueues every
+ * message and delivery whose work is unfinished and has not moved for a while, on start and
+ * periodically. Job ids are deterministic, so re-enqueueing work whose job still exists is a no-op;
+ * after Redis lost its data (flush, restart without persistence) it brings the work back.
+ */
+@Injectable()
+export class RelayService implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(RelayService.name);
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<unknown> | undefined;
+
+  constructor(
+    @Inject(HUB_CONFIG) private readonly config: HubConfig,
+    @InjectRepository(MessageEntity) private readonly messages: Repository<MessageEntity>,
+    @InjectRepository(DeliveryEntity) private readonly deliveries: Repository<DeliveryEntity>,
+    private readonly queues: QueueService,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    void this.sweepSafely();
+    this.timer = setInterval(() => void this.sweepSafely(), this.config.relayIntervalMs);
+    this.timer.unref();
+  }
+
+  private sweepSafely(): Promise<unknown> {
+    this.running ??= this.sweep()
+      .catch((error: Error) => this.logger.warn(`relay sweep failed: ${error.message}`))
+      .finally(() => (this.running = undefined));
+    return this.running;
+  }
+
+  /** Returns how many messages and deliveries were re-enqueued. */
+  async sweep(): Promise<{ messages: number; deliveries: number }> {
+    const cutoff = new Date(Date.now() - this.config.relayGraceMs);
+    const stuckMessages = await this.messages.find({
+      select: { id: true },
+      where: { status: In([MessageStatus.RECEIVED, MessageStatus.TRANSFORMED]), updatedAt: LessThan(cutoff) },
+      order: { updatedAt: 'ASC' },
+      take: SWEEP_BATCH,
+    });
+    await this.queues.enqueueTransforms(stuckMessages.map((m) => m.id));
+
+    const stuckDeliveries = await this.deliveries.find({
+      select: { id: true, destinationConnectionId: true, attempts: true, nextAttemptAt: true },
+      where: { status: In([DeliveryStatus.PENDING, DeliveryStatus.DELIVERING, DeliveryStatus.RETRYING]), updatedAt: LessThan(cutoff) },
+      order: { updatedAt: 'ASC' },
+      take: SWEEP_BATCH,
+    });
+    const now = Date.now();
+    await this.queues.enqueueDeliveries(
+      stuckDeliveries.map((d) => ({
+        deliveryId: d.id,
+        destinationConnectionId: d.destinationConnectionId,
+        attempts: d.attempts,
+        delayMs: d.nextAttemptAt ? d.nextAttemptAt.getTime() - now : 0,
+      })),
+    );
+    if (stuckMessages.length + stuckDeliveries.length > 0) {
+      this.logger.log(`relay re-enqueued ${stuckMessages.length} messages and ${stuckDeliveries.length} deliveries`);
+    }
+    return { messages: stuckMessages.length, deliveries: stuckDeliveries.length };
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await this.running;
+  }
+}

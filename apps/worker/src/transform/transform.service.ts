@@ -1,0 +1,127 @@
+import { randomUUID } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { DataSource, Repository } from 'typeorm';
+import { CanonicalEvent, ReasonCode } from '@omnihub/core';
+import { CanonicalTransformer, CompiledMapping } from '@omnihub/mapping';
+import { ConnectionStore, DeliveryEntity, DeliveryStatus, MessageEntity, MessageStatus, RouteEntity, RouteStore } from '@omnihub/persistence';
+import { QueueService } from '@omnihub/queueing';
+import { openDeadLetter } from '../dead-letters';
+import { DeliveryWorkerPool } from '../delivery/delivery-worker-pool';
+
+const FILTER_TIMEOUT_MS = 200;
+
+/**
+ * The transform stage: vendor payload → canonical event → one delivery per matching route.
+ * Idempotent: a repeated job finds the message already routed and only re-enqueues what is pending.
+ */
+@Injectable()
+export class TransformService {
+  private readonly filters = new Map<string, CompiledMapping>();
+
+  constructor(
+    @InjectRepository(MessageEntity) private readonly messages: Repository<MessageEntity>,
+    @InjectRepository(DeliveryEntity) private readonly deliveries: Repository<DeliveryEntity>,
+    private readonly dataSource: DataSource,
+    private readonly connections: ConnectionStore,
+    private readonly routes: RouteStore,
+    private readonly transformer: CanonicalTransformer,
+    private readonly queues: QueueService,
+    private readonly pool: DeliveryWorkerPool,
+  ) {}
+
+  async run(messageId: string): Promise<void> {
+    const message = await this.messages.findOneBy({ id: messageId });
+    if (!message || message.status === MessageStatus.COMPLETED || message.status === MessageStatus.DEAD_LETTERED) return;
+
+    let event = message.canonical;
+    if (message.status === MessageStatus.RECEIVED || !event) {
+      const connection = await this.connections.get(message.connectionId);
+      if (!connection) return this.deadLetter(message, ReasonCode.NO_MAPPING, `source connection ${message.connectionId} no longer exists`);
+      const outcome = await this.transformer.transform({
+        messageId,
+        connection,
+        topic: message.topic,
+        body: message.editedBody ?? message.rawBody,
+        headers: message.headers,
+        receivedAt: message.receivedAt,
+      });
+      if (!outcome.ok) return this.deadLetter(message, outcome.reason, outcome.message, outcome.details);
+      event = outcome.event;
+    }
+
+    let matching: RouteEntity[];
+    try {
+      matching = await this.matchRoutes(message.connectionId, event);
+    } catch (error) {
+      return this.deadLetter(message, ReasonCode.MAPPING_ERROR, `route filter failed: ${(error as Error).message}`);
+    }
+
+    const now = new Date();
+    const routedEvent = event;
+    await this.dataSource.transaction(async (manager) => {
+      await manager.update(MessageEntity, { id: messageId }, {
+        canonical: routedEvent,
+        eventType: routedEvent.type,
+        status: matching.length > 0 ? MessageStatus.ROUTED : MessageStatus.COMPLETED,
+        reasonCode: null,
+        error: null,
+        updatedAt: now,
+      });
+      if (matching.length === 0) return;
+      await manager.createQueryBuilder().insert().into(DeliveryEntity).orIgnore().values(
+        matching.map((route) => ({
+          id: randomUUID(),
+          messageId,
+          routeId: route.id,
+          destinationConnectionId: route.destinationConnectionId,
+          status: DeliveryStatus.PENDING,
+          attempts: 0,
+          roundStartAttempts: 0,
+          nextAttemptAt: null,
+          reasonCode: null,
+          lastError: null,
+          dataOverride: null,
+          deliveredAt: null,
+          createdAt: now,
+          updatedAt: now,
+        })),
+      ).execute();
+    });
+    if (matching.length === 0) return;
+
+    // Re-read so a repeated run enqueues the rows that won, not the ids it just generated.
+    const pending = await this.deliveries.findBy({ messageId, status: DeliveryStatus.PENDING });
+    await this.pool.ensure(pending.map((d) => d.destinationConnectionId));
+    await this.queues.enqueueDeliveries(
+      pending.map((d) => ({ deliveryId: d.id, destinationConnectionId: d.destinationConnectionId, attempts: d.attempts })),
+    );
+  }
+
+  private async matchRoutes(sourceConnectionId: string, event: CanonicalEvent): Promise<RouteEntity[]> {
+    const candidates = (await this.routes.fromSource(sourceConnectionId)).filter(
+      (route) => route.eventTypes.includes(event.type) || route.eventTypes.includes('*'),
+    );
+    const matching: RouteEntity[] = [];
+    for (const route of candidates) {
+      if (!route.filter || (await this.filterOf(route.filter).evaluate(event, {}, FILTER_TIMEOUT_MS))) matching.push(route);
+    }
+    return matching;
+  }
+
+  private filterOf(text: string): CompiledMapping {
+    let compiled = this.filters.get(text);
+    if (!compiled) {
+      compiled = CompiledMapping.compile(text);
+      this.filters.set(text, compiled);
+    }
+    return compiled;
+  }
+
+  private async deadLetter(message: MessageEntity, reasonCode: ReasonCode, error: string, details: { path: string; message: string }[] = []): Promise<void> {
+    await this.dataSource.transaction(async (manager) => {
+      await manager.update(MessageEntity, { id: message.id }, { status: MessageStatus.DEAD_LETTERED, reasonCode, error, updatedAt: new Date() });
+      await openDeadLetter(manager, { stage: 'transform', messageId: message.id, deliveryId: null, connectionId: message.connectionId, reasonCode, error, details });
+    });
+  }
+}

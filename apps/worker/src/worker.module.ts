@@ -1,0 +1,32 @@
+import { BullModule } from '@nestjs/bullmq';
+import { Module, OnModuleInit } from '@nestjs/common';
+import { HUB_CONFIG, HubConfig } from '@omnihub/core';
+import { QueueName, redisOptionsFromUrl } from '@omnihub/queueing';
+import { DeliveryWorkerPool } from './delivery/delivery-worker-pool';
+import { DeliveryService } from './delivery/delivery.service';
+import { RelayService } from './relay/relay.service';
+import { TransformProcessor } from './transform/transform.processor';
+import { TransformService } from './transform/transform.service';
+
+/** Processors for the fixed queues. Per-destination delivery queues are served by DeliveryWorkerPool. */
+const PROCESSORS = [TransformProcessor];
+
+/** The worker role: BullMQ processors for every stage, plus the relay. */
+@Module({
+  imports: [
+    BullModule.forRootAsync({
+      inject: [HUB_CONFIG],
+      useFactory: (config: HubConfig) => ({ connection: redisOptionsFromUrl(config.redisUrl), prefix: config.queuePrefix }),
+    }),
+    BullModule.registerQueue({ name: QueueName.TRANSFORM }),
+  ],
+  providers: [...PROCESSORS, TransformService, DeliveryService, DeliveryWorkerPool, RelayService],
+})
+export class WorkerModule implements OnModuleInit {
+  /** Refuses to start when a queue has no processor, so no work is ever enqueued where nothing reads it. */
+  onModuleInit(): void {
+    const served = new Set<string>(PROCESSORS.map((p) => p.queue));
+    const unserved = Object.values(QueueName).filter((name) => !served.has(name));
+    if (unserved.length > 0) throw new Error(`no processor for queue(s): ${unserved.join(', ')}`);
+  }
+}

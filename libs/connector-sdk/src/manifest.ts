@@ -1,0 +1,70 @@
+export const SYSTEM_KINDS = ['ecommerce', 'pos', 'marketplace', 'wms', 'tms', 'erp', 'generic'] as const;
+export type SystemKind = (typeof SYSTEM_KINDS)[number];
+
+export interface ConnectorManifest {
+  id: string;
+  name: string;
+  kind: SystemKind;
+  version: string;
+  description?: string;
+  inbound?: {
+    /** Vendor topics and the canonical event each becomes, with the mapping that shapes it. */
+    topics: Array<{ topic: string; eventType: string; mapping?: string }>;
+  };
+  outbound?: {
+    operations: Array<{ eventType: string; operation: string; mapping?: string }>;
+  };
+  /** JSON Schemas of the connection's `config` and `secrets` objects. */
+  config: Record<string, unknown>;
+  secrets: Record<string, unknown>;
+}
+
+/** The JSON Schema every connectors/<id>/manifest.json is checked against at boot and in CI. */
+export const MANIFEST_SCHEMA = {
+  $schema: 'http://json-schema.org/draft-07/schema#',
+  type: 'object',
+  required: ['id', 'name', 'kind', 'version', 'config', 'secrets'],
+  additionalProperties: false,
+  properties: {
+    $schema: { type: 'string' },
+    id: { type: 'string', pattern: '^[a-z][a-z0-9-]*$' },
+    name: { type: 'string', minLength: 1 },
+    kind: { enum: [...SYSTEM_KINDS] },
+    version: { type: 'string', pattern: '^\\d+\\.\\d+\\.\\d+$' },
+    description: { type: 'string' },
+    inbound: {
+      type: 'object',
+      required: ['topics'],
+      additionalProperties: false,
+      properties: {
+        topics: {
+          type: 'array',
+          items: {
+            type: 'object',
+            required: ['topic', 'eventType'],
+            additionalProperties: false,
+            properties: { topic: { type: 'string' }, eventType: { type: 'string' }, mapping: { type: 'string' } },
+          },
+        },
+      },
+    },
+    outbound: {
+      type: 'object',
+      required: ['operations'],
+      additionalProperties: false,
+      properties: {
+        operations: {
+          type: 'array',
+          items: {
+            type: 'object',
+            required: ['eventType', 'operation'],
+            additionalProperties: false,
+            properties: { eventType: { type: 'string' }, operation: { type: 'string' }, mapping: { type: 'string' } },
+          },
+        },
+      },
+    },
+    config: { type: 'object', required: ['type'], properties: { type: { const: 'object' } } },
+    secrets: { type: 'object', required: ['type'], properties: { type: { const: 'object' } } },
+  },
+} as const;

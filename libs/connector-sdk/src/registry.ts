@@ -1,0 +1,60 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import Ajv from 'ajv';
+import { codeRoot, projectRoot } from '@omnihub/core';
+import { ConnectorModule } from './contracts';
+import { ConnectorManifest, MANIFEST_SCHEMA } from './manifest';
+
+export interface RegisteredConnector {
+  manifest: ConnectorManifest;
+  module: ConnectorModule;
+}
+
+/**
+ * Every folder under connectors/ is a connector: its manifest.json says what it is, its index
+ * module says how. Loaded once at boot; a bad manifest or a broken link stops the boot with a
+ * message naming the file, so a mistake never becomes a silent 204 at run time.
+ */
+export class ConnectorRegistry {
+  private readonly connectors = new Map<string, RegisteredConnector>();
+
+  static load(root = projectRoot(), code = codeRoot()): ConnectorRegistry {
+    const registry = new ConnectorRegistry();
+    const problems: string[] = [];
+    const validate = new Ajv({ allErrors: true }).compile(MANIFEST_SCHEMA);
+    const connectorsDir = path.join(root, 'connectors');
+    for (const entry of fs.readdirSync(connectorsDir, { withFileTypes: true })) {
+      if (!entry.isDirectory()) continue;
+      const manifestPath = path.join(connectorsDir, entry.name, 'manifest.json');
+      if (!fs.existsSync(manifestPath)) {
+        problems.push(`${manifestPath} is missing`);
+        continue;
+      }
+      const manifest = JSON.parse(fs.readFileSync(manifestPath, 'utf8')) as ConnectorManifest;
+      if (!validate(manifest)) {
+        for (const error of validate.errors ?? []) problems.push(`${manifestPath}${error.instancePath || '/'}: ${error.message}`);
+        continue;
+      }
+      if (manifest.id !== entry.name) problems.push(`${manifestPath}: id "${manifest.id}" must equal its folder name "${entry.name}"`);
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const module = require(path.join(code, 'connectors', entry.name)) as ConnectorModule;
+      if (manifest.inbound && !module.inbound) problems.push(`${manifestPath} declares inbound topics but its module exports no inbound`);
+      if (manifest.outbound && !module.outbound) problems.push(`${manifestPath} declares outbound operations but its module exports no outbound`);
+      const mappings = [...(manifest.inbound?.topics ?? []), ...(manifest.outbound?.operations ?? [])].flatMap((t) => (t.mapping ? [t.mapping] : []));
+      for (const mapping of mappings) {
+        if (!fs.existsSync(path.join(root, 'mappings', `${mapping}.jsonata`))) problems.push(`${manifestPath} names mapping "${mapping}", but mappings/${mapping}.jsonata does not exist`);
+      }
+      registry.connectors.set(manifest.id, { manifest, module });
+    }
+    if (problems.length > 0) throw new Error(`connector registry refused to load:\n  ${problems.join('\n  ')}`);
+    return registry;
+  }
+
+  get(id: string): RegisteredConnector | undefined {
+    return this.connectors.get(id);
+  }
+
+  list(): RegisteredConnector[] {
+    return [...this.connectors.values()].sort((a, b) => a.manifest.id.localeCompare(b.manifest.id));
+  }
+}

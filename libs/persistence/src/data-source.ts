@@ -1,0 +1,48 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { DataSourceOptions } from 'typeorm';
+import { HubConfig } from '@omnihub/core';
+import { ApiKeyEntity } from './entities/api-key.entity';
+import { AuditEntryEntity } from './entities/audit-entry.entity';
+import { ConnectionEntity } from './entities/connection.entity';
+import { DeadLetterEntity } from './entities/dead-letter.entity';
+import { DeliveryAttemptEntity } from './entities/delivery-attempt.entity';
+import { DeliveryEntity } from './entities/delivery.entity';
+import { MappingVersionEntity } from './entities/mapping-version.entity';
+import { MessageEntity } from './entities/message.entity';
+import { RouteEntity } from './entities/route.entity';
+import { InitialSchema1764057600000 } from './migrations/1764057600000-initial-schema';
+
+/** Listed explicitly: entity globs break in a Nest monorepo build (nestjs/nest#5505). */
+export const ENTITIES = [
+  ConnectionEntity,
+  RouteEntity,
+  MappingVersionEntity,
+  MessageEntity,
+  DeliveryEntity,
+  DeliveryAttemptEntity,
+  DeadLetterEntity,
+  ApiKeyEntity,
+  AuditEntryEntity,
+];
+
+export const MIGRATIONS = [InitialSchema1764057600000];
+
+export function dataSourceOptions(config: HubConfig): DataSourceOptions {
+  const common = { entities: ENTITIES, migrations: MIGRATIONS, migrationsRun: true, synchronize: false, logging: false } as const;
+  if (config.databaseUrl) {
+    return { ...common, type: 'postgres', url: config.databaseUrl, extra: { max: 20 } };
+  }
+  fs.mkdirSync(path.dirname(config.sqlitePath), { recursive: true });
+  return {
+    ...common,
+    type: 'better-sqlite3',
+    database: config.sqlitePath,
+    // WAL lets the api and worker roles read while the other writes; busy_timeout rides out their overlap.
+    prepareDatabase: (db: { pragma(sql: string): unknown }) => {
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = NORMAL');
+      db.pragma('busy_timeout = 5000');
+    },
+  };
+}

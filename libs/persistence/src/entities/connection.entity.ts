@@ -1,0 +1,36 @@
+import { JsonObject } from '@omnihub/core';
+import { Column, Entity, PrimaryColumn } from 'typeorm';
+import { JsonColumn, TimestampColumn } from '../columns';
+
+/** A destination's delivery settings (DESIGN.md §5); every field has a default in DeliverySettings. */
+export interface DeliverySettings {
+  maxAttempts: number;
+  backoffMs: number;
+  maxBackoffMs: number;
+  timeoutMs: number;
+  concurrency: number;
+  /** 0 means unlimited. */
+  ratePerSecond: number;
+}
+
+export const DEFAULT_DELIVERY_SETTINGS: DeliverySettings = {
+  maxAttempts: 8,
+  backoffMs: 1000,
+  maxBackoffMs: 5 * 60 * 1000,
+  timeoutMs: 10000,
+  concurrency: 10,
+  ratePerSecond: 0,
+};
+
+@Entity('connections')
+export class ConnectionEntity {
+  @PrimaryColumn({ type: 'varchar', length: 36 }) id!: string;
+  @Column({ type: 'varchar', length: 100 }) connector!: string;
+  @Column({ type: 'varchar', length: 200 }) name!: string;
+  @Column(JsonColumn()) config!: JsonObject;
+  /** Encrypted at rest (SecretBox); plaintext never leaves the process. */
+  @Column({ type: 'text', name: 'secrets_ciphertext' }) secretsCiphertext!: string;
+  @Column(JsonColumn()) delivery!: DeliverySettings;
+  @Column(TimestampColumn({ name: 'created_at' })) createdAt!: Date;
+  @Column(TimestampColumn({ name: 'updated_at' })) updatedAt!: Date;
+}

@@ -1,0 +1,20 @@
+import { Global, Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { HUB_CONFIG, HubConfig } from '@omnihub/core';
+import { ENTITIES, dataSourceOptions } from './data-source';
+import { ConnectionStore, RouteStore } from './stores';
+
+@Global()
+@Module({
+  imports: [
+    TypeOrmModule.forRootAsync({
+      inject: [HUB_CONFIG],
+      // Fail fast: the boot check has already said what to start if the database is down.
+      useFactory: (config: HubConfig) => ({ ...dataSourceOptions(config), retryAttempts: 0 }),
+    }),
+    TypeOrmModule.forFeature(ENTITIES),
+  ],
+  providers: [ConnectionStore, RouteStore],
+  exports: [TypeOrmModule, ConnectionStore, RouteStore],
+})
+export class PersistenceModule {}

@@ -1,0 +1,4 @@
+export * from './queue-names';
+export * from './queue.service';
+export * from './queueing.module';
+export * from './redis';

@@ -1,0 +1,34 @@
+/**
+ * Every queue and job name the hub uses, in one place. BullMQ forbids ':' in queue names, so the
+ * per-destination queues use '.'.
+ */
+export const QueueName = {
+  TRANSFORM: 'transform',
+} as const;
+export type StaticQueueName = (typeof QueueName)[keyof typeof QueueName];
+
+export const JobName = {
+  TRANSFORM_MESSAGE: 'transform-message',
+  DELIVER: 'deliver',
+} as const;
+
+const DELIVER_QUEUE_PREFIX = 'deliver.';
+
+export const deliverQueueName = (destinationConnectionId: string): string => `${DELIVER_QUEUE_PREFIX}${destinationConnectionId}`;
+
+/** Jobs carry ids only; processors load everything else from the database. */
+export interface TransformJobData {
+  messageId: string;
+}
+
+export interface DeliverJobData {
+  deliveryId: string;
+}
+
+/**
+ * Deterministic job ids make every enqueue idempotent: while a job for this step exists, adding it
+ * again (relay, replay, a repeated transform) is a no-op. The attempt number is part of the id, so
+ * the next retry is a new job.
+ */
+export const transformJobId = (messageId: string): string => `t-${messageId}`;
+export const deliverJobId = (deliveryId: string, attempts: number): string => `d-${deliveryId}-${attempts}`;

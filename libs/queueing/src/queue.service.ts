@@ -1,0 +1,86 @@
+import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
+import { JobsOptions, Queue } from 'bullmq';
+import IORedis from 'ioredis';
+import { HUB_CONFIG, HubConfig } from '@omnihub/core';
+import {
+  DeliverJobData,
+  JobName,
+  QueueName,
+  TransformJobData,
+  deliverJobId,
+  deliverQueueName,
+  transformJobId,
+} from './queue-names';
+import { createRedis } from './redis';
+
+/** Finished jobs are removed at once: the database keeps the history, and job ids become free for replays. */
+const JOB_DEFAULTS: JobsOptions = { removeOnComplete: true, removeOnFail: true, attempts: 1 };
+
+export interface DeliverEnqueue {
+  deliveryId: string;
+  destinationConnectionId: string;
+  attempts: number;
+  delayMs?: number;
+}
+
+/** The producer side of every queue. One shared Redis connection for all producers. */
+@Injectable()
+export class QueueService implements OnModuleDestroy {
+  private readonly logger = new Logger(QueueService.name);
+  readonly connection: IORedis;
+  private readonly queues = new Map<string, Queue>();
+
+  constructor(@Inject(HUB_CONFIG) private readonly config: HubConfig) {
+    this.connection = createRedis(config.redisUrl);
+    this.connection.on('error', (error) => this.logger.warn(`redis: ${error.message}`));
+  }
+
+  get prefix(): string {
+    return this.config.queuePrefix;
+  }
+
+  queue(name: string): Queue {
+    let queue = this.queues.get(name);
+    if (!queue) {
+      queue = new Queue(name, { connection: this.connection, prefix: this.prefix, defaultJobOptions: JOB_DEFAULTS });
+      queue.on('error', (error) => this.logger.warn(`queue ${name}: ${error.message}`));
+      this.queues.set(name, queue);
+    }
+    return queue;
+  }
+
+  async enqueueTransforms(messageIds: string[]): Promise<void> {
+    if (messageIds.length === 0) return;
+    await this.queue(QueueName.TRANSFORM).addBulk(
+      messageIds.map((messageId) => ({
+        name: JobName.TRANSFORM_MESSAGE,
+        data: { messageId } satisfies TransformJobData,
+        opts: { ...JOB_DEFAULTS, jobId: transformJobId(messageId) },
+      })),
+    );
+  }
+
+  async enqueueDeliveries(items: DeliverEnqueue[]): Promise<void> {
+    const byQueue = new Map<string, DeliverEnqueue[]>();
+    for (const item of items) {
+      const name = deliverQueueName(item.destinationConnectionId);
+      byQueue.set(name, [...(byQueue.get(name) ?? []), item]);
+    }
+    await Promise.all(
+      [...byQueue.entries()].map(([name, group]) =>
+        this.queue(name).addBulk(
+          group.map((item) => ({
+            name: JobName.DELIVER,
+            data: { deliveryId: item.deliveryId } satisfies DeliverJobData,
+            opts: { ...JOB_DEFAULTS, jobId: deliverJobId(item.deliveryId, item.attempts), delay: item.delayMs && item.delayMs > 0 ? item.delayMs : undefined },
+          })),
+        ),
+      ),
+    );
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await Promise.all([...this.queues.values()].map((q) => q.close().catch(() => undefined)));
+    this.connection.disconnect();
+  }
+}

@@ -1,0 +1,36 @@
+import IORedis, { RedisOptions } from 'ioredis';
+
+/**
+ * BullMQ needs `maxRetriesPerRequest: null` on worker connections so a blocked BRPOPLPUSH survives
+ * a Redis restart instead of failing the worker.
+ */
+export function createRedis(url: string, options: RedisOptions = {}): IORedis {
+  return new IORedis(url, { maxRetriesPerRequest: null, enableReadyCheck: true, ...options });
+}
+
+/** Resolves when Redis answers PING, or rejects with a one-line reason within `timeoutMs`. */
+export async function pingRedis(url: string, timeoutMs = 3000): Promise<void> {
+  const client = new IORedis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: timeoutMs });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    await client.ping();
+  } finally {
+    client.disconnect();
+  }
+}
+
+/** ioredis connection options from a redis:// or rediss:// URL, for BullMQ's `connection`. */
+export function redisOptionsFromUrl(url: string): RedisOptions {
+  const parsed = new URL(url);
+  const db = parsed.pathname.replace(/^\//, '');
+  return {
+    host: parsed.hostname || '127.0.0.1',
+    port: parsed.port ? Number(parsed.port) : 6379,
+    username: parsed.username ? decodeURIComponent(parsed.username) : undefined,
+    password: parsed.password ? decodeURIComponent(parsed.password) : undefined,
+    db: db ? Number(db) : undefined,
+    tls: parsed.protocol === 'rediss:' ? {} : undefined,
+    maxRetriesPerRequest: null,
+  };
+}

@@ -1,0 +1,106 @@
+import { randomUUID } from 'node:crypto';
+import { SchemaRegistry } from '@omnihub/mapping';
+import { FakeDestination } from '../support/sink';
+import { TestHub, resetDatabase, startHub, waitFor } from '../support/hub';
+import { canonicalOrder, createDestination, createRoute, createSource, postWebhook } from '../support/fixtures';
+
+describe('signed webhook → canonical event → routed delivery', () => {
+  let hub: TestHub;
+  let sink: FakeDestination;
+  const schemas = SchemaRegistry.load();
+
+  beforeAll(async () => {
+    hub = await startHub();
+    await resetDatabase(hub.dataSource);
+  });
+  afterAll(async () => {
+    await hub.close();
+  });
+  beforeEach(async () => {
+    sink = await FakeDestination.start();
+  });
+  afterEach(async () => {
+    await sink.close();
+  });
+
+  it('delivers a CloudEvents body whose data is schema-valid, with an Idempotency-Key', async () => {
+    const source = await createSource(hub);
+    const destination = await createDestination(hub, sink.url);
+    await createRoute(hub, source.id, destination.id);
+    const order = canonicalOrder({ orderNumber: `#${Date.now()}` });
+
+    const accepted = await postWebhook(hub, source.id, JSON.stringify(order));
+    expect(accepted.status).toBe(202);
+    expect(accepted.body).toEqual({ messageId: expect.any(String), status: 'accepted' });
+
+    const received = await waitFor(async () => sink.requests[0], 'the delivery at the sink');
+    expect(received.headers['content-type']).toMatch(/^application\/cloudevents\+json/);
+    const event = received.json as Record<string, unknown>;
+    expect(event).toMatchObject({ specversion: '1.0', type: 'order.created', id: accepted.body.messageId, correlationid: accepted.body.messageId, source: `/connections/${source.id}` });
+    expect(event.data).toEqual(order);
+    expect(schemas.validate('order.created', event.data)).toEqual({ valid: true });
+
+    expect(schemas.validateEnvelope(event)).toEqual({ valid: true });
+
+    const detail = await waitFor(async () => {
+      const res = await hub.admin.get(`/api/messages/${accepted.body.messageId}`);
+      return res.body.status === 'completed' ? res.body : undefined;
+    }, 'message completed');
+    expect(detail.deliveries).toHaveLength(1);
+    expect(detail.deliveries[0].status).toBe('delivered');
+    expect(received.headers['idempotency-key']).toBe(detail.deliveries[0].id);
+    expect(detail.deliveries[0].attempts).toEqual([expect.objectContaining({ attemptNumber: 1, httpStatus: 200, outcome: 'delivered' })]);
+  });
+
+  it('keeps ids beyond 2^53 digit-exact from the raw body to the destination', async () => {
+    const source = await createSource(hub);
+    const destination = await createDestination(hub, sink.url);
+    await createRoute(hub, source.id, destination.id);
+    const order = canonicalOrder();
+    // A vendor sends a huge id as a bare JSON number; JSON.parse would round it.
+    const raw = JSON.stringify({ ...order, externalIds: { shopify: '__ID__' } }).replace('"__ID__"', '5745678901234567891');
+    expect((await postWebhook(hub, source.id, raw)).status).toBe(202);
+    const received = await waitFor(async () => sink.requests[0], 'delivery');
+    expect((received.json as { data: { externalIds: { shopify: string } } }).data.externalIds.shopify).toBe('5745678901234567891');
+  });
+
+  it('stores one message and makes one delivery when the same delivery id arrives 5 times at once', async () => {
+    const source = await createSource(hub);
+    const destination = await createDestination(hub, sink.url);
+    await createRoute(hub, source.id, destination.id);
+    const body = JSON.stringify(canonicalOrder());
+    const deliveryId = randomUUID();
+
+    const answers = await Promise.all(Array.from({ length: 5 }, () => postWebhook(hub, source.id, body, { 'x-delivery-id': deliveryId })));
+    const ids = new Set(answers.map((a) => a.body.messageId));
+    expect(ids.size).toBe(1);
+    expect(answers.filter((a) => a.status === 202)).toHaveLength(1);
+    expect(answers.filter((a) => a.status === 200).every((a) => a.body.status === 'duplicate')).toBe(true);
+
+    await waitFor(async () => sink.requests.length >= 1, 'delivery');
+    await new Promise((r) => setTimeout(r, 500));
+    expect(sink.requests).toHaveLength(1);
+    const listed = await hub.admin.get(`/api/messages?connectionId=${source.id}`);
+    expect(listed.body.items).toHaveLength(1);
+  });
+
+  it('fans out to two destinations; one being down does not delay the other', async () => {
+    const down = await FakeDestination.start();
+    down.fallback = { status: 503 };
+    try {
+      const source = await createSource(hub);
+      const healthy = await createDestination(hub, sink.url);
+      const failing = await createDestination(hub, down.url, { maxAttempts: 20, backoffMs: 100 });
+      await createRoute(hub, source.id, failing.id);
+      await createRoute(hub, source.id, healthy.id);
+
+      const sentAt = Date.now();
+      expect((await postWebhook(hub, source.id, JSON.stringify(canonicalOrder()))).status).toBe(202);
+      const received = await waitFor(async () => sink.requests[0], 'the healthy destination');
+      expect(received.at - sentAt).toBeLessThan(1000);
+      await waitFor(async () => down.requests.length >= 2, 'retries at the failing destination');
+    } finally {
+      await down.close();
+    }
+  });
+});
