@@ -72,6 +72,7 @@ export class DeadLettersController {
 
   @Post(':id/discard')
   @Requires('operate')
+  @HttpCode(200)
   async discard(@Param('id') id: string, @Body() body: unknown, @Req() request: AuthenticatedRequest) {
     const input = validateAgainst<{ reason: string }>(DISCARD_SCHEMA, body, 'discard');
     const result = await this.service.discard(id, input.reason);

@@ -1,0 +1,91 @@
+import { randomUUID } from 'node:crypto';
+import { TestHub, resetDatabase, startHub } from '../support/hub';
+import { SIGNING_SECRET, createSource } from '../support/fixtures';
+
+describe('admin API', () => {
+  let hub: TestHub;
+
+  beforeAll(async () => {
+    hub = await startHub();
+    await resetDatabase(hub.dataSource);
+  });
+  afterAll(() => hub.close());
+
+  it('requires a valid bearer key', async () => {
+    const none = await hub.http.get('/api/connections');
+    expect(none.status).toBe(401);
+    expect(none.body.error.code).toBe('UNAUTHORIZED');
+    const wrong = await hub.http.get('/api/connections').set('authorization', 'Bearer nope');
+    expect(wrong.status).toBe(401);
+  });
+
+  it('lists the connector catalogue from the manifests', async () => {
+    const res = await hub.admin.get('/api/connectors');
+    const generic = res.body.items.find((c: { id: string }) => c.id === 'generic-http');
+    expect(generic).toMatchObject({ kind: 'generic', capabilities: { inbound: true, outbound: true } });
+    expect(generic.secrets.properties.signingSecret).toBeDefined();
+  });
+
+  it('never returns secrets, and keeps them encrypted at rest', async () => {
+    const created = await createSource(hub);
+    expect(created.webhookUrl).toMatch(new RegExp(`/webhooks/${created.id}$`));
+    for (const res of [await hub.admin.get(`/api/connections/${created.id}`), await hub.admin.get('/api/connections')]) {
+      expect(JSON.stringify(res.body)).not.toContain(SIGNING_SECRET);
+    }
+    const one = await hub.admin.get(`/api/connections/${created.id}`);
+    expect(one.body.secrets).toEqual({ signingSecret: '***' });
+    const [row] = await hub.dataSource.query(`SELECT secrets_ciphertext FROM connections WHERE id = '${created.id}'`);
+    expect(row.secrets_ciphertext).not.toContain(SIGNING_SECRET);
+    const audit = await hub.dataSource.query(`SELECT details FROM audit_entries WHERE target_id = '${created.id}'`);
+    expect(audit.length).toBeGreaterThan(0);
+    expect(JSON.stringify(audit)).not.toContain(SIGNING_SECRET);
+  });
+
+  it('patches a connection: config replaced, secrets merged key by key, delivery settings merged', async () => {
+    const created = await createSource(hub);
+    const res = await hub.admin.patch(`/api/connections/${created.id}`, { name: 'renamed', delivery: { maxAttempts: 3 } });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ name: 'renamed', delivery: { maxAttempts: 3, concurrency: 10 }, secrets: { signingSecret: '***' } });
+  });
+
+  it('rejects bad input with a stable code and the offending path', async () => {
+    const unknownConnector = await hub.admin.post('/api/connections', { connector: 'nope', name: 'x' });
+    expect(unknownConnector.status).toBe(400);
+    expect(unknownConnector.body.error).toMatchObject({ code: 'VALIDATION_FAILED', details: [expect.objectContaining({ path: '/connector' })] });
+
+    const badConfig = await hub.admin.post('/api/connections', { connector: 'generic-http', name: 'x', config: { signatureEncoding: 'rot13' } });
+    expect(badConfig.status).toBe(400);
+    expect(badConfig.body.error.details[0].path).toBe('/config/signatureEncoding');
+
+    const badDelivery = await hub.admin.post('/api/connections', { connector: 'generic-http', name: 'x', delivery: { maxAttempts: 0 } });
+    expect(badDelivery.body.error.details[0].path).toBe('/delivery/maxAttempts');
+
+    const source = await createSource(hub);
+    const badRoute = await hub.admin.post('/api/routes', { source: { connectionId: source.id }, eventTypes: ['order.teleported'], destination: { connectionId: randomUUID() } });
+    expect(badRoute.status).toBe(400);
+    expect(badRoute.body.error.details[0].path).toBe('/eventTypes/0');
+
+    const badFilter = await hub.admin.post('/api/routes', { source: { connectionId: source.id }, eventTypes: ['order.created'], destination: { connectionId: source.id }, filter: 'data.(' });
+    expect(badFilter.body.error.details[0].path).toBe('/filter');
+
+    const missing = await hub.admin.get(`/api/routes/${randomUUID()}`);
+    expect(missing.status).toBe(404);
+    expect(missing.body.error.code).toBe('NOT_FOUND');
+  });
+
+  it('refuses to delete a connection that routes still use', async () => {
+    const source = await createSource(hub);
+    const route = await hub.admin.post('/api/routes', { source: { connectionId: source.id }, eventTypes: ['*'], destination: { connectionId: source.id } });
+    expect(route.status).toBe(201);
+    expect((await hub.admin.delete(`/api/connections/${source.id}`)).status).toBe(409);
+    expect((await hub.admin.delete(`/api/routes/${route.body.id}`)).status).toBe(204);
+    expect((await hub.admin.delete(`/api/connections/${source.id}`)).status).toBe(204);
+  });
+
+  it('reports liveness and readiness of Redis and the database', async () => {
+    expect((await hub.http.get('/health/live')).body).toEqual({ status: 'ok' });
+    const ready = await hub.http.get('/health/ready');
+    expect(ready.status).toBe(200);
+    expect(ready.body.checks).toEqual({ database: { status: 'up' }, redis: { status: 'up' } });
+  });
+});

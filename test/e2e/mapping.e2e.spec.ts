@@ -1,0 +1,135 @@
+import { FakeDestination } from '../support/sink';
+import { TestHub, resetDatabase, startHub, waitFor } from '../support/hub';
+import { canonicalOrder, createDestination, createRoute, createSource, postWebhook } from '../support/fixtures';
+
+/** A tiny vendor shape and a mapping to the canonical order, published through the API. */
+const VENDOR_ORDER = { id: 991, number: 'W-991', currency: 'USD', created: '2026-11-20T10:00:00Z', items: [{ sku: 'SKU-1', qty: 2, price: '5.00' }], total: '10.00' };
+const GOOD_MAPPING = `{
+  "externalIds": { "webshop": $string(id) },
+  "channel": "webshop",
+  "orderNumber": number,
+  "status": "open",
+  "currency": currency,
+  "createdAt": created,
+  "lines": [items.{ "sku": sku, "quantity": qty, "unitPrice": { "amount": price, "currency": $$.currency } }],
+  "totals": { "grandTotal": { "amount": total, "currency": currency } }
+}`;
+
+describe('mappings: publish, dry run, and failures that dead-letter', () => {
+  let hub: TestHub;
+  let sink: FakeDestination;
+
+  beforeAll(async () => {
+    hub = await startHub({ HUB_MAPPING_TIMEOUT_MS: '300' });
+    await resetDatabase(hub.dataSource);
+    sink = await FakeDestination.start();
+  });
+  afterAll(async () => {
+    await sink.close();
+    await hub.close();
+  });
+
+  const publish = (id: string, expression: string) =>
+    hub.admin.post(`/api/mappings/${encodeURIComponent(id)}/versions`, { expression, targetEventType: 'order.created' });
+
+  async function pipeline(mappingId: string) {
+    const source = await createSource(hub, { mapping: mappingId });
+    const destination = await createDestination(hub, sink.url);
+    await createRoute(hub, source.id, destination.id);
+    return source;
+  }
+
+  it('publishes numbered versions and lists them', async () => {
+    const id = `generic-http/test-webshop-${Date.now()}`;
+    expect((await publish(id, GOOD_MAPPING)).body.version).toBe(1);
+    expect((await publish(id, GOOD_MAPPING.replace('"open"', '"open" '))).body.version).toBe(2);
+    const versions = await hub.admin.get(`/api/mappings/${encodeURIComponent(id)}/versions`);
+    expect(versions.body.items.map((v: { version: number }) => v.version)).toEqual([2, 1]);
+    const list = await hub.admin.get('/api/mappings');
+    expect(list.body.items).toEqual(expect.arrayContaining([expect.objectContaining({ id, version: 2 })]));
+  });
+
+  it('refuses to publish a mapping that does not compile, naming the problem', async () => {
+    const res = await publish('generic-http/broken', '{ "a": ');
+    expect(res.status).toBe(400);
+    expect(res.body.error).toMatchObject({ code: 'VALIDATION_FAILED', details: [expect.objectContaining({ path: '/expression' })] });
+  });
+
+  it('dry-runs a mapping: output plus schema errors, nothing stored', async () => {
+    const ok = await hub.admin.post('/api/mappings/test', { expression: GOOD_MAPPING, eventType: 'order.created', payload: VENDOR_ORDER });
+    expect(ok.status).toBe(201);
+    expect(ok.body).toMatchObject({ valid: true, errors: [], output: { orderNumber: 'W-991', externalIds: { webshop: '991' } } });
+    const bad = await hub.admin.post('/api/mappings/test', { expression: GOOD_MAPPING, eventType: 'order.created', payload: { ...VENDOR_ORDER, currency: 'usd' } });
+    expect(bad.body.valid).toBe(false);
+    expect(bad.body.reason).toBe('SCHEMA_VIOLATION');
+    expect(bad.body.errors.map((e: { path: string }) => e.path)).toEqual(expect.arrayContaining(['/currency']));
+  });
+
+  it('maps a vendor payload on the way through and delivers the canonical order', async () => {
+    await publish('generic-http/webshop-live', GOOD_MAPPING);
+    const source = await pipeline('generic-http/webshop-live');
+    const res = await postWebhook(hub, source.id, JSON.stringify(VENDOR_ORDER));
+    expect(res.status).toBe(202);
+    const received = await waitFor(async () => sink.requests.find((r) => (r.json as { id: string }).id === res.body.messageId), 'delivery');
+    expect((received.json as { data: { lines: unknown[] } }).data.lines).toEqual([{ sku: 'SKU-1', quantity: 2, unitPrice: { amount: '5.00', currency: 'USD' } }]);
+  });
+
+  async function deadLetterOf(messageId: string) {
+    return waitFor(async () => {
+      const list = await hub.admin.get('/api/dead-letters');
+      return list.body.items.find((d: { messageId: string }) => d.messageId === messageId);
+    }, 'dead letter');
+  }
+
+  it('dead-letters SCHEMA_VIOLATION, naming the offending field, when a mapping output breaks the schema', async () => {
+    await publish('generic-http/webshop-float', GOOD_MAPPING.replace('"amount": total', '"amount": $number(total)'));
+    const source = await pipeline('generic-http/webshop-float');
+    const res = await postWebhook(hub, source.id, JSON.stringify(VENDOR_ORDER));
+    const deadLetter = await deadLetterOf(res.body.messageId);
+    expect(deadLetter).toMatchObject({ stage: 'transform', reasonCode: 'SCHEMA_VIOLATION' });
+    expect(deadLetter.error).toContain('/totals/grandTotal/amount');
+    expect(deadLetter.details).toEqual(expect.arrayContaining([expect.objectContaining({ path: '/totals/grandTotal/amount' })]));
+  });
+
+  it('dead-letters MAPPING_ERROR when a mapping runs away, and the worker keeps working', async () => {
+    await publish('generic-http/runaway', '( $loop := function($n) { $loop($n + 1) }; $loop(0) )');
+    const source = await pipeline('generic-http/runaway');
+    const res = await postWebhook(hub, source.id, JSON.stringify(VENDOR_ORDER));
+    const deadLetter = await deadLetterOf(res.body.messageId);
+    expect(deadLetter.reasonCode).toBe('MAPPING_ERROR');
+
+    await publish('generic-http/slow', '$reduce([1..2000000], function($acc, $n) { $acc + $n })');
+    const slowSource = await pipeline('generic-http/slow');
+    const slow = await postWebhook(hub, slowSource.id, JSON.stringify(VENDOR_ORDER));
+    const slowDead = await deadLetterOf(slow.body.messageId);
+    expect(slowDead).toMatchObject({ reasonCode: 'MAPPING_ERROR' });
+
+    // The worker is not stuck: a good message still flows.
+    const fine = await pipeline('generic-http/webshop-live');
+    const ok = await postWebhook(hub, fine.id, JSON.stringify(VENDOR_ORDER));
+    await waitFor(async () => sink.requests.find((r) => (r.json as { id: string }).id === ok.body.messageId), 'a later delivery');
+  });
+
+  it('dead-letters NO_MAPPING for an event type the hub does not know', async () => {
+    const source = await createSource(hub);
+    const res = await postWebhook(hub, source.id, JSON.stringify(canonicalOrder()), { 'x-event-type': 'order.exploded' });
+    const deadLetter = await deadLetterOf(res.body.messageId);
+    expect(deadLetter).toMatchObject({ reasonCode: 'NO_MAPPING' });
+  });
+
+  it('replays a transform dead letter with a corrected vendor payload', async () => {
+    const source = await createSource(hub);
+    const destination = await createDestination(hub, sink.url);
+    await createRoute(hub, source.id, destination.id);
+    const broken = { ...canonicalOrder(), currency: 'usd' };
+    const res = await postWebhook(hub, source.id, JSON.stringify(broken));
+    const deadLetter = await deadLetterOf(res.body.messageId);
+    expect(deadLetter.reasonCode).toBe('SCHEMA_VIOLATION');
+    const replay = await hub.admin.post(`/api/dead-letters/${deadLetter.id}/replay`, { payload: canonicalOrder({ orderNumber: '#FIXED' }) });
+    expect(replay.status).toBe(202);
+    const received = await waitFor(async () => sink.requests.find((r) => (r.json as { id: string }).id === res.body.messageId), 'delivery after replay');
+    expect((received.json as { data: { orderNumber: string } }).data.orderNumber).toBe('#FIXED');
+    const message = await hub.admin.get(`/api/messages/${res.body.messageId}`);
+    expect(message.body.rawBody).toBe(JSON.stringify(broken));
+  });
+});

@@ -1,0 +1,99 @@
+import IORedis from 'ioredis';
+import { FakeDestination } from '../support/sink';
+import { TestHub, resetDatabase, startHub, testEnv, waitFor } from '../support/hub';
+import { canonicalOrder, createDestination, createRoute, createSource, postWebhook } from '../support/fixtures';
+import { spawnHub, waitForOutput } from '../support/child-hub';
+
+/** A Redis database of its own, so flushing it cannot touch anything else on a developer's Redis. */
+const REDIS_URL = 'redis://127.0.0.1:6379/7';
+
+describe('nothing accepted is lost', () => {
+  let sink: FakeDestination;
+
+  beforeEach(async () => {
+    sink = await FakeDestination.start();
+  });
+  afterEach(() => sink.close());
+
+  it('completes a delivery whose worker was killed with SIGKILL mid-flight, with one Idempotency-Key', async () => {
+    const env = testEnv({ REDIS_URL });
+    const api = await startHub({ ...env, HUB_ROLE: 'api' });
+    try {
+      await resetDatabase(api.dataSource);
+      const source = await createSource(api);
+      const destination = await createDestination(api, sink.url);
+      await createRoute(api, source.id, destination.id);
+      sink.respondWith({ status: 200, delayMs: 30000 }); // the first attempt hangs until its worker dies
+
+      const first = spawnHub({ ...env, HUB_ROLE: 'worker' });
+      await waitForOutput(first, /listening/);
+      const res = await postWebhook(api, source.id, JSON.stringify(canonicalOrder()));
+      expect(res.status).toBe(202);
+      await waitFor(async () => sink.requests.length === 1, 'the first attempt in flight');
+      first.process.kill('SIGKILL');
+      await first.exited;
+
+      const second = spawnHub({ ...env, HUB_ROLE: 'worker' });
+      try {
+        const delivery = await waitFor(async () => {
+          const m = await api.admin.get(`/api/messages/${res.body.messageId}`);
+          return m.body.deliveries?.[0]?.status === 'delivered' ? m.body.deliveries[0] : undefined;
+        }, 'delivery completed by the new worker', 30000);
+        expect(sink.requests.length).toBeGreaterThanOrEqual(2);
+        expect(new Set(sink.requests.map((r) => r.headers['idempotency-key']))).toEqual(new Set([delivery.id]));
+        expect(delivery.attempts).toEqual([expect.objectContaining({ outcome: 'delivered', attemptNumber: 1 })]);
+      } finally {
+        second.process.kill('SIGTERM');
+        await second.exited;
+      }
+    } finally {
+      await api.close();
+    }
+  });
+
+  it('delivers every accepted message after Redis lost its data before they were processed', async () => {
+    const env = testEnv({ REDIS_URL, HUB_RELAY_GRACE_MS: '1000' });
+    const api = await startHub({ ...env, HUB_ROLE: 'api' });
+    let worker: TestHub | undefined;
+    const redis = new IORedis(REDIS_URL);
+    try {
+      await resetDatabase(api.dataSource);
+      const source = await createSource(api);
+      const destination = await createDestination(api, sink.url);
+      await createRoute(api, source.id, destination.id);
+      const accepted = await Promise.all(Array.from({ length: 20 }, () => postWebhook(api, source.id, JSON.stringify(canonicalOrder()))));
+      expect(accepted.every((r) => r.status === 202)).toBe(true);
+      expect(await redis.dbsize()).toBeGreaterThan(0);
+
+      await redis.flushdb(); // all queued work is gone; only the database remembers it
+
+      worker = await startHub({ ...env, HUB_ROLE: 'worker' });
+      await waitFor(async () => new Set(sink.requests.map((r) => (r.json as { id: string }).id)).size === 20, 'all 20 delivered', 30000);
+      const delivered = new Set(sink.requests.map((r) => (r.json as { id: string }).id));
+      expect(delivered).toEqual(new Set(accepted.map((r) => r.body.messageId)));
+    } finally {
+      redis.disconnect();
+      await worker?.close();
+      await api.close();
+    }
+  });
+
+  it('refuses to start with one clear line when Redis is unreachable', async () => {
+    const child = spawnHub({ ...testEnv(), REDIS_URL: 'redis://127.0.0.1:1' });
+    const code = await child.exited;
+    expect(code).not.toBe(0);
+    const lines = child.output().trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/cannot reach Redis at redis:\/\/127\.0\.0\.1:1.*Start Redis/);
+  });
+
+  it('refuses to start with one clear line when PostgreSQL is unreachable, without printing its password', async () => {
+    const child = spawnHub({ ...testEnv(), DATABASE_URL: 'postgres://omnihub:s3cret-pw@127.0.0.1:1/omnihub' });
+    const code = await child.exited;
+    expect(code).not.toBe(0);
+    const lines = child.output().trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/cannot reach PostgreSQL/);
+    expect(lines[0]).not.toContain('s3cret-pw');
+  });
+});
