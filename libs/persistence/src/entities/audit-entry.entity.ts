@@ -9,7 +9,7 @@ export class AuditEntryEntity {
   @Column({ type: 'varchar', length: 36, name: 'api_key_id', nullable: true }) apiKeyId!: string | null;
   @Column({ type: 'varchar', length: 60 }) action!: string;
   @Column({ type: 'varchar', length: 40, name: 'target_type' }) targetType!: string;
-  @Column({ type: 'varchar', length: 36, name: 'target_id' }) targetId!: string;
+  @Column({ type: 'varchar', length: 200, name: 'target_id' }) targetId!: string;
   @Column(JsonColumn()) details!: JsonObject;
   @Index() @Column(TimestampColumn()) at!: Date;
 }

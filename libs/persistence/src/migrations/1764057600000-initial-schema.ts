@@ -80,7 +80,7 @@ export class InitialSchema1764057600000 implements MigrationInterface {
       },
       {
         name: 'audit_entries',
-        columns: [id(), ref('api_key_id', true), str('action', 60), str('target_type', 40), ref('target_id'), text('details'), ts('at')],
+        columns: [id(), ref('api_key_id', true), str('action', 60), str('target_type', 40), str('target_id', 200), text('details'), ts('at')],
         indices: [new TableIndex({ name: 'idx_audit_at', columnNames: ['at'] })],
       },
     ];
