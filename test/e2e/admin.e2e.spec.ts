@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { TestHub, resetDatabase, startHub } from '../support/hub';
-import { SIGNING_SECRET, createSource } from '../support/fixtures';
+import { TestHub, resetDatabase, startHub, waitFor } from '../support/hub';
+import { FakeDestination } from '../support/sink';
+import { SIGNING_SECRET, canonicalOrder, createDestination, createRoute, createSource, postWebhook } from '../support/fixtures';
 
 describe('admin API', () => {
   let hub: TestHub;
@@ -87,5 +88,30 @@ describe('admin API', () => {
     const ready = await hub.http.get('/health/ready');
     expect(ready.status).toBe(200);
     expect(ready.body.checks).toEqual({ database: { status: 'up' }, redis: { status: 'up' } });
+  });
+});
+
+describe('a connection whose secrets cannot be decrypted', () => {
+  it('does not stop deliveries to every other destination', async () => {
+    const hub = await startHub();
+    const sink = await FakeDestination.start();
+    try {
+      await resetDatabase(hub.dataSource);
+      // A connection sealed with another key, as after a HUB_SECRET_KEY change or a restored backup.
+      const orphan = await createSource(hub);
+      await hub.dataSource.query(`UPDATE connections SET secrets_ciphertext = 'v1.AAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAA==.AAAA' WHERE id = '${orphan.id}'`);
+      const source = await createSource(hub);
+      const destination = await createDestination(hub, sink.url);
+      await createRoute(hub, source.id, destination.id);
+      await new Promise((r) => setTimeout(r, 2200)); // let cached connections expire
+      expect((await postWebhook(hub, source.id, JSON.stringify(canonicalOrder()))).status).toBe(202);
+      await waitFor(async () => sink.requests.length === 1, 'delivery despite the unreadable connection');
+      const res = await postWebhook(hub, orphan.id, '{}');
+      expect(res.status).toBe(503);
+      expect(res.body.error.message).toContain('HUB_SECRET_KEY');
+    } finally {
+      await sink.close();
+      await hub.close();
+    }
   });
 });

@@ -1,7 +1,7 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
-import { HUB_CONFIG, HubConfig } from '@omnihub/core';
+import { HUB_CONFIG, HubConfig, HubError } from '@omnihub/core';
 import { ConnectionEntity, DEFAULT_DELIVERY_SETTINGS, DeliverySettings } from './entities/connection.entity';
 import { RouteEntity } from './entities/route.entity';
 import { SecretBox } from './secret-box';
@@ -37,6 +37,7 @@ class TtlCache<V> {
 
 @Injectable()
 export class ConnectionStore {
+  private readonly logger = new Logger(ConnectionStore.name);
   readonly secretBox: SecretBox;
   private readonly cache = new TtlCache<LiveConnection | null>();
 
@@ -56,8 +57,17 @@ export class ConnectionStore {
     return live ?? undefined;
   }
 
+  /** Every usable connection. One whose secrets cannot be decrypted is skipped (and logged), never fatal to the rest. */
   async all(): Promise<LiveConnection[]> {
-    return (await this.connections.find()).map((entity) => this.toLive(entity));
+    const live: LiveConnection[] = [];
+    for (const entity of await this.connections.find()) {
+      try {
+        live.push(this.toLive(entity));
+      } catch (error) {
+        this.logger.warn(`${(error as Error).message}; skipping it`);
+      }
+    }
+    return live;
   }
 
   invalidate(): void {
@@ -65,12 +75,19 @@ export class ConnectionStore {
   }
 
   toLive(entity: ConnectionEntity): LiveConnection {
+    let secrets: Record<string, string>;
+    try {
+      secrets = this.secretBox.open(entity.secretsCiphertext);
+    } catch {
+      // 503, not 4xx: the sender should retry once an operator restores the right HUB_SECRET_KEY.
+      throw new HubError('INTERNAL', `the secrets of connection ${entity.id} cannot be decrypted (was HUB_SECRET_KEY changed?)`, 503);
+    }
     return {
       id: entity.id,
       connector: entity.connector,
       name: entity.name,
       config: entity.config,
-      secrets: this.secretBox.open(entity.secretsCiphertext),
+      secrets,
       delivery: { ...DEFAULT_DELIVERY_SETTINGS, ...entity.delivery },
       updatedAt: entity.updatedAt,
     };
