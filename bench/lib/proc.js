@@ -1,0 +1,175 @@
+'use strict';
+// Child processes under test: start, wait until ready, watch memory, stop.
+//
+// Targets run as separate processes (never in the harness) so their CPU and memory are their own
+// and the harness's autocannon does not share an event loop with them.
+
+const { spawn } = require('node:child_process');
+const fs = require('node:fs');
+const net = require('node:net');
+const path = require('node:path');
+
+/** A free TCP port on 127.0.0.1 (tiny race between close and the child's listen; fine for a bench). */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// Children run in their own process groups (so stop() reaches their forks), which also means a
+// dying harness would leave them running. Whatever is still alive when we exit gets SIGKILL.
+const live = new Set();
+process.once('exit', () => {
+  for (const pid of live) {
+    try { process.kill(-pid, 'SIGKILL'); } catch { /* already gone */ }
+  }
+});
+
+/**
+ * Spawns `cmd args` in its own process group (so stop() also ends any workers it forks), logs its
+ * output to logFile and keeps the last lines in memory to explain a failed start.
+ */
+function start({ name, cmd = process.execPath, args = [], env = {}, cwd, logFile }) {
+  if (logFile) fs.mkdirSync(path.dirname(logFile), { recursive: true });
+  const log = logFile ? fs.createWriteStream(logFile, { flags: 'a' }) : null;
+  const child = spawn(cmd, args, {
+    cwd,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  const tail = [];
+  const onData = (chunk) => {
+    if (log) log.write(chunk);
+    for (const line of chunk.toString().split('\n')) {
+      if (!line.trim()) continue;
+      tail.push(line);
+      if (tail.length > 40) tail.shift();
+    }
+  };
+  child.stdout.on('data', onData);
+  child.stderr.on('data', onData);
+  live.add(child.pid);
+  const exited = new Promise((resolve) => child.once('exit', (code, signal) => {
+    live.delete(child.pid);
+    resolve({ code, signal });
+  }));
+  let done = false;
+  exited.then(() => { done = true; if (log) log.end(); });
+
+  return {
+    name,
+    child,
+    pid: child.pid,
+    tail,
+    exited,
+    get running() { return !done; },
+    firstLine: () => new Promise((resolve, reject) => {
+      // For children that announce themselves on stdout (the sink prints {"port":N}).
+      let buf = '';
+      const on = (c) => {
+        buf += c.toString();
+        const nl = buf.indexOf('\n');
+        if (nl >= 0) { child.stdout.off('data', on); resolve(buf.slice(0, nl)); }
+      };
+      child.stdout.on('data', on);
+      exited.then(({ code }) => reject(new Error(`${name} exited with code ${code}: ${tail.slice(-5).join(' | ')}`)));
+    }),
+    async stop(graceMs = 5000) {
+      if (done) return;
+      try { process.kill(-child.pid, 'SIGTERM'); } catch { /* already gone */ }
+      const killed = await Promise.race([exited.then(() => true), sleep(graceMs).then(() => false)]);
+      if (!killed) {
+        try { process.kill(-child.pid, 'SIGKILL'); } catch { /* already gone */ }
+        await exited;
+      }
+    },
+  };
+}
+
+/** Polls url until it answers 2xx; fails fast if the process dies first. */
+async function waitReady(proc, url, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  let lastError = 'no answer';
+  while (Date.now() < deadline) {
+    if (!proc.running) {
+      // First line: the child's own error line if it printed one (the report keeps only this line).
+      const cause = proc.tail.find((l) => /error|cannot|refused|not found|must/i.test(l) && !/^\s+at /.test(l)) || 'no output';
+      throw new Error(`${proc.name} exited before it was ready: ${cause.trim()}\n  ${proc.tail.slice(-10).join('\n  ')}`);
+    }
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
+      await res.arrayBuffer();
+      if (res.ok) return;
+      lastError = `HTTP ${res.status}`;
+    } catch (err) {
+      lastError = err.cause?.code || err.message;
+    }
+    await sleep(100);
+  }
+  throw new Error(`${proc.name} not ready at ${url} after ${timeoutMs} ms (${lastError}):\n  ${proc.tail.slice(-10).join('\n  ')}`);
+}
+
+function rssKb(pid) {
+  try {
+    const m = /VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0; // exited between listing and reading
+  }
+}
+
+/** pid plus all its descendants, from the ppid field of /proc/<pid>/stat. */
+function processTree(root) {
+  const parentOf = new Map();
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // The command name may contain spaces and parens; fields after the last ')' are fixed.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      parentOf.set(Number(entry), Number(fields[1]));
+    } catch { /* raced with exit */ }
+  }
+  const tree = [root];
+  for (let i = 0; i < tree.length; i++) {
+    for (const [pid, ppid] of parentOf) if (ppid === tree[i]) tree.push(pid);
+  }
+  return tree;
+}
+
+/**
+ * Samples RSS of pid and its children every intervalMs; stop() returns the peak in MB.
+ * The child list is refreshed every 8th sample: scanning /proc is the costly part.
+ */
+function sampleRss(pid, intervalMs = 250) {
+  let peakKb = 0;
+  let tree = processTree(pid);
+  let n = 0;
+  const tick = () => {
+    if (++n % 8 === 0) tree = processTree(pid);
+    let kb = 0;
+    for (const p of tree) kb += rssKb(p);
+    if (kb > peakKb) peakKb = kb;
+  };
+  tick();
+  const timer = setInterval(tick, intervalMs);
+  timer.unref();
+  return {
+    peakMb: () => peakKb / 1024,
+    stop() {
+      clearInterval(timer);
+      tick();
+      return peakKb / 1024;
+    },
+  };
+}
+
+module.exports = { freePort, start, waitReady, sampleRss, sleep };

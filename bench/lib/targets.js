@@ -1,0 +1,159 @@
+'use strict';
+// The two systems under test. launch() starts a fresh process wired to the given sink URLs and
+// returns where to send webhooks; every scenario gets its own process so runs are independent.
+
+const fs = require('node:fs');
+const path = require('node:path');
+const os = require('node:os');
+const { freePort, start, waitReady } = require('./proc');
+const { databaseUrl, resetDatabase } = require('./db');
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const LOG_DIR = path.join(ROOT, 'bench', 'results', 'logs');
+// BENCH_HUB_MAIN points the hub target at another build (e.g. a worktree) without editing this file.
+const HUB_MAIN = process.env.BENCH_HUB_MAIN || path.join(ROOT, 'dist', 'apps', 'hub', 'src', 'main.js');
+const REDIS_URL = process.env.BENCH_REDIS_URL || 'redis://127.0.0.1:6379';
+const HUB_ADMIN_KEY = 'bench-admin-key';
+// A fixed key for secrets at rest, so the hub never depends on (or writes) ./data/secret.key.
+const HUB_SECRET_KEY = require('node:crypto').createHash('sha256').update('omnihub-bench').digest('hex');
+const CONCURRENCY = 32;
+// Same retry policy on both sides, so the failing-destination scenario compares like with like.
+const DELIVERY = { concurrency: CONCURRENCY, maxAttempts: 3, backoffMs: 100, maxBackoffMs: 1000 };
+
+/** A target that cannot run at all (e.g. not built): reported in one line, not as a stack trace. */
+class TargetUnavailable extends Error {}
+
+async function launchBaseline({ destinations, secret, tag }) {
+  await resetDatabase();
+  const port = await freePort();
+  const proc = start({
+    name: 'baseline',
+    args: [path.join(ROOT, 'bench', 'baseline', 'server.js')],
+    cwd: ROOT,
+    logFile: path.join(LOG_DIR, `baseline-${tag}.log`),
+    env: {
+      BASELINE_PORT: String(port),
+      BASELINE_SINK_URLS: destinations.map((d) => d.url).join(','),
+      BASELINE_SECRET: secret,
+      BASELINE_CONCURRENCY: String(CONCURRENCY),
+      DATABASE_URL: databaseUrl(),
+      REDIS_URL,
+    },
+  });
+  await waitReady(proc, `http://127.0.0.1:${port}/health/ready`, 20_000);
+  return { port, path: '/webhooks/bench-source', proc, cleanup: async () => {} };
+}
+
+function adminClient(port) {
+  const base = `http://127.0.0.1:${port}`;
+  async function call(method, p, body) {
+    const res = await fetch(base + p, {
+      method,
+      headers: { authorization: `Bearer ${HUB_ADMIN_KEY}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(10_000),
+    });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`hub ${method} ${p}: HTTP ${res.status} ${text.slice(0, 300)}`);
+    return text ? JSON.parse(text) : {};
+  }
+  return { post: (p, b) => call('POST', p, b), del: (p) => call('DELETE', p) };
+}
+
+async function launchHub({ destinations, secret, tag }) {
+  if (!fs.existsSync(HUB_MAIN)) {
+    throw new TargetUnavailable(`hub: ${path.relative(ROOT, HUB_MAIN)} not found; build the hub first (npm run build)`);
+  }
+  await resetDatabase();
+  const port = await freePort();
+  const proc = start({
+    name: 'hub',
+    args: [HUB_MAIN],
+    cwd: ROOT,
+    logFile: path.join(LOG_DIR, `hub-${tag}.log`),
+    env: {
+      PORT: String(port),
+      DATABASE_URL: databaseUrl(),
+      REDIS_URL,
+      HUB_ADMIN_API_KEY: HUB_ADMIN_KEY,
+      HUB_SECRET_KEY,
+      HUB_DATA_DIR: path.join(os.tmpdir(), 'omnihub-bench-data'),
+      HUB_LOG_LEVEL: 'warn',
+      HUB_PUBLIC_URL: `http://127.0.0.1:${port}`,
+      // A fresh BullMQ prefix per start: no jobs left over from an earlier scenario or run.
+      HUB_QUEUE_PREFIX: `bench-${tag}`,
+    },
+  });
+  try {
+    await waitReady(proc, `http://127.0.0.1:${port}/health/ready`, 60_000);
+    const api = adminClient(port);
+    const created = { routes: [], connections: [] };
+    const source = await api.post('/api/connections', {
+      connector: 'generic-http',
+      // Suffixed: the hub's database persists across runs and names may have to be unique.
+      name: `bench-source-${tag}`,
+      config: {
+        signatureHeader: 'x-omnihub-signature',
+        signatureEncoding: 'hex',
+        signaturePrefix: 'sha256=',
+        deliveryIdHeader: 'x-omnihub-delivery-id',
+        eventTypeHeader: 'x-omnihub-event-type',
+        mapping: 'generic-http/shopify-order',
+      },
+      secrets: { signingSecret: secret },
+    });
+    created.connections.push(source.id);
+    for (const [i, d] of destinations.entries()) {
+      const dest = await api.post('/api/connections', {
+        connector: 'generic-http',
+        name: `sink-${i + 1}-${tag}`,
+        config: { url: d.url },
+        delivery: DELIVERY,
+      });
+      created.connections.push(dest.id);
+      const route = await api.post('/api/routes', {
+        source: { connectionId: source.id },
+        eventTypes: ['order.created'],
+        destination: { connectionId: dest.id },
+        enabled: true,
+      });
+      created.routes.push(route.id);
+    }
+    // Routes and connections are removed afterwards (best effort) so bench runs do not pile up
+    // live routes in the hub's persistent database.
+    const cleanup = async () => {
+      for (const id of created.routes) await api.del(`/api/routes/${id}`).catch(() => {});
+      for (const id of created.connections.reverse()) await api.del(`/api/connections/${id}`).catch(() => {});
+    };
+    const stopAndClean = proc.stop;
+    proc.stop = async () => {
+      await stopAndClean();
+      await dropRedisPrefix(`bench-${tag}`).catch(() => {});
+    };
+    return { port, path: `/webhooks/${source.id}`, proc, cleanup };
+  } catch (err) {
+    await proc.stop();
+    throw err;
+  }
+}
+
+/** Deletes every Redis key under a hub queue prefix once its process is gone. */
+async function dropRedisPrefix(prefix) {
+  const IORedis = require('ioredis');
+  const redis = new IORedis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await redis.connect();
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `{${prefix}}*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length) await redis.unlink(...keys);
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+}
+
+const TARGETS = { baseline: launchBaseline, hub: launchHub };
+
+module.exports = { TARGETS, TargetUnavailable, HUB_MAIN, ROOT, LOG_DIR, CONCURRENCY };

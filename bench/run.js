@@ -1,0 +1,177 @@
+#!/usr/bin/env node
+'use strict';
+// npm run bench: Omnihub against a raw Fastify + BullMQ + PostgreSQL pipeline, in the same run,
+// on the same machine, with the same payloads. See DESIGN.md §8 for what the figures are held to.
+//
+//   node bench/run.js [--quick] [--target hub|baseline|both] [--repeats N] [--scenario a,b]
+//                     [--duration S] [--connections N]
+//
+// --quick: 1 repeat, ingest + e2e only, ~3 s each. --duration overrides every scenario's load time
+// (useful for short checks of the long scenarios). Results: bench/results/latest.{md,json}.
+
+const os = require('node:os');
+const path = require('node:path');
+const { execFileSync } = require('node:child_process');
+const { SCENARIOS, runScenario } = require('./lib/scenarios');
+const fs = require('node:fs');
+const { TargetUnavailable, ROOT, LOG_DIR } = require('./lib/targets');
+const { summarise, write } = require('./lib/report');
+const { start, waitReady, freePort } = require('./lib/proc');
+const { sinkClient } = require('./lib/sink');
+const { createRequestFactory } = require('./lib/payload');
+
+const RESULTS_DIR = path.join(ROOT, 'bench', 'results');
+
+function parseArgs(argv) {
+  const opts = { quick: false, target: 'both', repeats: null, scenario: null, durationS: null, connections: 64 };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const value = () => {
+      if (i + 1 >= argv.length) throw new Error(`${a} needs a value`);
+      return argv[++i];
+    };
+    if (a === '--quick') opts.quick = true;
+    else if (a === '--target') opts.target = value();
+    else if (a === '--repeats') opts.repeats = Number(value());
+    else if (a === '--scenario') opts.scenario = value();
+    else if (a === '--duration') opts.durationS = Number(value());
+    else if (a === '--connections') opts.connections = Number(value());
+    else if (a === '-h' || a === '--help') opts.help = true;
+    else throw new Error(`unknown argument ${a}`);
+  }
+  if (!['hub', 'baseline', 'both'].includes(opts.target)) throw new Error('--target must be hub, baseline or both');
+  opts.targets = opts.target === 'both' ? ['baseline', 'hub'] : [opts.target];
+  opts.repeats = opts.repeats ?? (opts.quick ? 1 : 3);
+  if (!(opts.repeats >= 1)) throw new Error('--repeats must be >= 1');
+  const names = SCENARIOS.map((s) => s.name);
+  opts.scenarios = opts.scenario
+    ? opts.scenario.split(',')
+    : SCENARIOS.filter((s) => !opts.quick || s.quick).map((s) => s.name);
+  for (const n of opts.scenarios) if (!names.includes(n)) throw new Error(`unknown scenario ${n} (one of ${names.join(', ')})`);
+  return opts;
+}
+
+function gitHead() {
+  try {
+    return execFileSync('git', ['rev-parse', 'HEAD'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+  } catch {
+    return 'unknown (no commit yet)';
+  }
+}
+
+function machine() {
+  const cpus = os.cpus();
+  return {
+    cpuModel: cpus[0]?.model.trim() || 'unknown',
+    cpus: cpus.length,
+    totalMemGb: Number((os.totalmem() / 2 ** 30).toFixed(1)),
+    platform: os.platform(),
+    release: os.release(),
+    node: process.version,
+  };
+}
+
+async function startSink() {
+  const port = await freePort();
+  const proc = start({ name: 'sink', args: [path.join(__dirname, 'lib', 'sink.js'), '--port', String(port)] });
+  const base = `http://127.0.0.1:${port}`;
+  await waitReady(proc, `${base}/__sink/stats?light=1`, 10_000);
+  return { proc, base, client: sinkClient(base) };
+}
+
+async function main() {
+  const opts = parseArgs(process.argv.slice(2));
+  if (opts.help) {
+    console.log('usage: node bench/run.js [--quick] [--target hub|baseline|both] [--repeats N] [--scenario a,b] [--duration S] [--connections N]');
+    console.log(`scenarios: ${SCENARIOS.map((s) => s.name).join(', ')}`);
+    return 0;
+  }
+  const began = Date.now();
+  const loadBefore = Number(os.loadavg()[0].toFixed(2));
+  const log = (m) => console.log(m);
+  const runTag = Date.now().toString(36);
+  const secret = `bench-secret-${runTag}`;
+  fs.rmSync(LOG_DIR, { recursive: true, force: true }); // logs of this run only
+  const sink = await startSink();
+  const results = Object.fromEntries(opts.targets.map((t) => [t, {}]));
+  const unavailable = new Set();
+  const errors = [];
+
+  try {
+    for (let rep = 1; rep <= opts.repeats; rep++) {
+      for (const name of opts.scenarios) {
+        const scenario = SCENARIOS.find((s) => s.name === name);
+        // Targets alternate within a scenario so slow drift on a shared machine hits both alike.
+        for (const target of opts.targets) {
+          if (unavailable.has(target)) continue;
+          const t0 = Date.now();
+          try {
+            const r = await runScenario(scenario, target, sink.client, {
+              quick: opts.quick,
+              durationS: opts.durationS,
+              connections: opts.connections,
+              warmS: opts.quick ? 0.5 : 1,
+              drainCapMs: opts.quick ? 15_000 : 60_000,
+              secret,
+              runTag,
+              sinkBase: sink.base,
+              rep,
+              log,
+            });
+            (results[target][name] ||= [])[rep - 1] = r;
+            const f = Object.entries(r.figures).map(([k, v]) => `${k}=${Number.isFinite(v) ? +v.toFixed(2) : v}`).join(' ');
+            log(`[rep ${rep}] ${target.padEnd(8)} ${name.padEnd(10)} ${f}  (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+          } catch (err) {
+            if (err instanceof TargetUnavailable) {
+              unavailable.add(target);
+              errors.push(err.message);
+              console.error(err.message);
+            } else {
+              const msg = `${target}/${name} rep ${rep}: ${err.message.split('\n')[0]}`;
+              errors.push(msg);
+              console.error(`[rep ${rep}] ${target} ${name} failed: ${err.message}`);
+            }
+          }
+        }
+      }
+    }
+  } finally {
+    await sink.proc.stop();
+  }
+
+  // "Healthy destination vs plain e2e" compares within the same target and repeat.
+  for (const runs of Object.values(results)) {
+    (runs.failing || []).forEach((r, i) => {
+      const plain = runs.e2e?.[i]?.figures?.deliveriesPerSec;
+      if (r && plain) r.figures.healthyVsE2e = (r.figures.healthyPerSec / plain) * 100;
+    });
+  }
+
+  const rows = summarise(results);
+  const meta = {
+    finishedAt: new Date().toISOString(),
+    wallSeconds: Math.round((Date.now() - began) / 1000),
+    loadBefore,
+    git: gitHead(),
+    machine: machine(),
+    payloadBytes: Math.round(createRequestFactory({ secret }).averageSize),
+    options: { quick: opts.quick, repeats: opts.repeats, targets: opts.targets, scenarios: opts.scenarios, connections: opts.connections, durationS: opts.durationS },
+  };
+  const md = write(RESULTS_DIR, { meta, rows, errors, results });
+  console.log('\n' + md);
+  console.log(`written: ${path.relative(process.cwd(), path.join(RESULTS_DIR, 'latest.md'))}, latest.json`);
+  return errors.length ? 1 : 0;
+}
+
+// Ctrl-C, a kill, or a closed stdout (| head) must still stop the targets: exiting runs proc.js's
+// exit hook, which kills every child process group still alive.
+for (const sig of ['SIGINT', 'SIGTERM']) process.once(sig, () => process.exit(130));
+process.stdout.on('error', (err) => { if (err.code === 'EPIPE') process.exit(1); });
+
+main().then(
+  (code) => { process.exitCode = code; },
+  (err) => {
+    console.error(`bench: ${err.message}`);
+    process.exitCode = 2;
+  },
+);
