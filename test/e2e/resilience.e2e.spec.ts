@@ -1,3 +1,5 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import IORedis from 'ioredis';
 import { FakeDestination } from '../support/sink';
 import { TestHub, resetDatabase, startHub, testEnv, waitFor } from '../support/hub';
@@ -95,5 +97,32 @@ describe('nothing accepted is lost', () => {
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/cannot reach PostgreSQL/);
     expect(lines[0]).not.toContain('s3cret-pw');
+  });
+});
+
+describe('first start', () => {
+  it('generates an admin API key, prints it once, and accepts it', async () => {
+    const dataDir = fs.mkdtempSync(`${os.tmpdir()}/omnihub-first-start-`);
+    const port = String(20000 + Math.floor(Math.random() * 20000));
+    const env = { ...testEnv(), HUB_ADMIN_API_KEY: '', DATABASE_URL: '', HUB_DATA_DIR: dataDir, PORT: port, HUB_LOG_LEVEL: 'warn' };
+    const first = spawnHub(env);
+    try {
+      await waitForOutput(first, /listening/);
+      const key = /admin API key \(shown once, store it now\): (\S+)/.exec(first.output())?.[1];
+      expect(key).toMatch(/^ohk_/);
+      const ok = await fetch(`http://127.0.0.1:${port}/api/connectors`, { headers: { authorization: `Bearer ${key}` } });
+      expect(ok.status).toBe(200);
+    } finally {
+      first.process.kill('SIGTERM');
+      await first.exited;
+    }
+    const second = spawnHub(env);
+    try {
+      await waitForOutput(second, /listening/);
+      expect(second.output()).not.toContain('admin API key');
+    } finally {
+      second.process.kill('SIGTERM');
+      await second.exited;
+    }
   });
 });

@@ -95,4 +95,15 @@ describe('delivery retries, classification and dead letters', () => {
     const reasons = message.deliveries.map((d: { destinationConnectionId: string; reasonCode: string }) => [d.destinationConnectionId, d.reasonCode]);
     expect(reasons).toEqual(expect.arrayContaining([[closed.id, 'NETWORK_ERROR'], [slow.id, 'TIMEOUT']]));
   });
+
+  it('holds a destination to its ratePerSecond', async () => {
+    const source = await createSource(hub);
+    const destination = await createDestination(hub, sink.url, { ratePerSecond: 2, concurrency: 4 });
+    await createRoute(hub, source.id, destination.id);
+    await Promise.all(Array.from({ length: 6 }, () => postWebhook(hub, source.id, JSON.stringify(canonicalOrder()))));
+    await waitFor(async () => sink.requests.length === 6, 'six deliveries', 20000);
+    const times = sink.requests.map((r) => r.at).sort((a, b) => a - b);
+    // Two per second: six deliveries need at least two full windows after the first.
+    expect(times[5]! - times[0]!).toBeGreaterThanOrEqual(1500);
+  });
 });

@@ -1,0 +1,50 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { projectRoot } from '@omnihub/core';
+import { ConnectorRegistry } from './registry';
+
+/** Lays out a throwaway root with connectors/ and mappings/ and returns it. */
+function fakeRoot(connectors: Record<string, { manifest: unknown; code?: string }>, mappings: string[] = []): string {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'omnihub-registry-'));
+  for (const [id, { manifest, code }] of Object.entries(connectors)) {
+    fs.mkdirSync(path.join(root, 'connectors', id), { recursive: true });
+    fs.writeFileSync(path.join(root, 'connectors', id, 'manifest.json'), JSON.stringify(manifest));
+    fs.writeFileSync(path.join(root, 'connectors', id, 'index.js'), code ?? 'module.exports = { inbound: {}, outbound: {} };');
+  }
+  for (const mapping of mappings) {
+    fs.mkdirSync(path.dirname(path.join(root, 'mappings', mapping)), { recursive: true });
+    fs.writeFileSync(path.join(root, 'mappings', `${mapping}.jsonata`), '$');
+  }
+  return root;
+}
+
+const valid = { id: 'acme', name: 'Acme', kind: 'erp', version: '1.0.0', config: { type: 'object' }, secrets: { type: 'object' } };
+
+describe('connector registry', () => {
+  it('loads every connector in the repository and checks their manifests', () => {
+    const registry = ConnectorRegistry.load();
+    expect(registry.get('generic-http')?.manifest.kind).toBe('generic');
+    expect(registry.list().length).toBe(fs.readdirSync(path.join(projectRoot(), 'connectors')).length);
+  });
+
+  it('loads a valid connector from its folder', () => {
+    const root = fakeRoot({ acme: { manifest: valid } });
+    expect(ConnectorRegistry.load(root, root).get('acme')?.manifest.name).toBe('Acme');
+  });
+
+  it.each([
+    ['an unknown system kind', { ...valid, kind: 'spaceship' }, /acme\/manifest\.json\/kind/],
+    ['a missing version', { ...valid, version: undefined }, /must have required property 'version'/],
+    ['an id that differs from its folder', { ...valid, id: 'other' }, /must equal its folder name/],
+    ['a mapping that does not exist', { ...valid, inbound: { topics: [{ topic: 'orders/create', eventType: 'order.created', mapping: 'acme/none' }] } }, /mappings\/acme\/none\.jsonata does not exist/],
+  ])('refuses to boot on %s, naming the file', (_name, manifest, message) => {
+    const root = fakeRoot({ acme: { manifest } });
+    expect(() => ConnectorRegistry.load(root, root)).toThrow(message);
+  });
+
+  it('refuses a manifest that declares inbound topics when the module exports no inbound', () => {
+    const root = fakeRoot({ acme: { manifest: { ...valid, inbound: { topics: [] } }, code: 'module.exports = { outbound: {} };' } });
+    expect(() => ConnectorRegistry.load(root, root)).toThrow(/declares inbound topics but its module exports no inbound/);
+  });
+});
