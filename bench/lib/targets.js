@@ -68,7 +68,8 @@ async function launchHub({ destinations, secret, tag }) {
   const port = await freePort();
   const proc = start({
     name: 'hub',
-    args: [HUB_MAIN],
+    // BENCH_HUB_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", profiles the hub under load.
+    args: [...(process.env.BENCH_HUB_NODE_ARGS || '').split(' ').filter(Boolean), HUB_MAIN],
     cwd: ROOT,
     logFile: path.join(LOG_DIR, `hub-${tag}.log`),
     env: {

@@ -27,6 +27,5 @@ export async function createHubApp(config: HubConfig): Promise<NestFastifyApplic
   if (config.role !== 'worker') {
     await app.register(webhookRoutePlugin(app.get(IngressService), config.maxBodyBytes));
   }
-  app.enableShutdownHooks();
   return app;
 }

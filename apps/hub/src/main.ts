@@ -17,6 +17,15 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   const app = await createHubApp(config);
+  // Graceful stop: finish in-flight jobs and requests, close queues and the database, exit 0.
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => {
+      void app.close().then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
+    });
+  }
   await app.listen({ port: config.port, host: '0.0.0.0' });
   process.stdout.write(`Omnihub (${config.role}) listening on ${config.publicUrl}\n`);
 }

@@ -1,3 +1,4 @@
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { projectRoot } from './paths';
 
@@ -18,6 +19,8 @@ export interface HubConfig {
   /** How long a worker holds a job before BullMQ treats it as stalled and hands it to another. */
   jobLockMs: number;
   transformConcurrency: number;
+  /** Worker threads that evaluate JSONata mappings, off the event loop. */
+  mappingThreads: number;
   publicUrl: string;
   role: HubRole;
   dataDir: string;
@@ -57,6 +60,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): HubConfig {
     secretKey: env.HUB_SECRET_KEY || undefined,
     jobLockMs: intFromEnv(env, 'HUB_JOB_LOCK_MS', 30000),
     transformConcurrency: intFromEnv(env, 'HUB_TRANSFORM_CONCURRENCY', 16),
+    mappingThreads: Math.max(1, intFromEnv(env, 'HUB_MAPPING_THREADS', Math.min(4, Math.max(1, os.availableParallelism() - 1)))),
     publicUrl: (env.HUB_PUBLIC_URL || `http://localhost:${port}`).replace(/\/+$/, ''),
     role,
     dataDir,

@@ -1,9 +1,11 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { createHash } from 'node:crypto';
+import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
 import { CanonicalEvent, ErrorDetail, HUB_CONFIG, HubConfig, ReasonCode, isEventType, jsonDepth, parseVendorJson } from '@omnihub/core';
 import { ConnectorRegistry } from '@omnihub/connector-sdk';
 import { LiveConnection } from '@omnihub/persistence';
-import { CompiledMapping, MappingTimeoutError } from './jsonata-runner';
+import { MappingTimeoutError } from './jsonata-runner';
 import { MappingCatalog } from './mapping-catalog';
+import { MappingThreadPool } from './mapping-threads';
 import { SchemaRegistry } from './schema-registry';
 
 export type TransformOutcome =
@@ -26,17 +28,25 @@ const fail = (reason: ReasonCode, message: string, details: ErrorDetail[] = []):
  * against the event type's schema. Pure with respect to the database: the caller stores the outcome.
  */
 @Injectable()
-export class CanonicalTransformer {
+export class CanonicalTransformer implements OnModuleDestroy {
+  private readonly threads: MappingThreadPool;
+
   constructor(
     private readonly catalog: MappingCatalog,
     private readonly schemas: SchemaRegistry,
     private readonly connectors: ConnectorRegistry,
     @Inject(HUB_CONFIG) private readonly config: HubConfig,
-  ) {}
+  ) {
+    this.threads = new MappingThreadPool(config.mappingThreads);
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.threads.close();
+  }
 
   async transform(input: TransformInput): Promise<TransformOutcome> {
-    const parsed = this.parse(input.body);
-    if (!parsed.ok) return parsed.failure;
+    const depthFailure = this.checkDepth(input.body);
+    if (depthFailure) return depthFailure;
 
     const connector = this.connectors.get(input.connection.connector);
     const topicEntry = connector?.manifest.inbound?.topics.find((t) => t.topic === input.topic);
@@ -44,14 +54,20 @@ export class CanonicalTransformer {
     let eventType = topicEntry?.eventType ?? connector?.module.inbound?.eventTypeFor(input.topic, connection);
     const mappingId = topicEntry?.mapping ?? (input.connection.config.mapping as string | undefined);
 
-    let data: unknown = parsed.value;
+    let data: unknown;
     if (mappingId) {
       const mapping = await this.catalog.get(mappingId);
       if (!mapping) return fail(ReasonCode.NO_MAPPING, `mapping "${mappingId}" does not exist`, [{ path: '/config/mapping', message: 'unknown mapping id' }]);
       eventType ??= mapping.targetEventType ?? undefined;
-      const mapped = await this.runMapping(mapping.compiled, parsed.value, this.bindings(input));
+      const mapped = await this.runMapping(mapping.key, mapping.expression, input.body, this.bindings(input));
       if (!mapped.ok) return mapped.failure;
       data = mapped.value;
+    } else {
+      try {
+        data = parseVendorJson(input.body);
+      } catch (error) {
+        return invalidJson(error);
+      }
     }
     if (!eventType || !isEventType(eventType)) {
       return fail(ReasonCode.NO_MAPPING, `topic "${input.topic}" has no canonical event type`, [{ path: '/topic', message: `"${eventType ?? input.topic}" is not a known event type` }]);
@@ -75,8 +91,12 @@ export class CanonicalTransformer {
   }
 
   /** Dry run for `POST /api/mappings/test`: the mapping's output and what the schema says of it. */
-  async dryRun(expression: CompiledMapping, payload: unknown, eventType: string | undefined): Promise<{ output: unknown; errors: ErrorDetail[]; reason?: ReasonCode }> {
-    const mapped = await this.runMapping(expression, payload, { topic: 'test', headers: {}, receivedAt: new Date().toISOString(), connection: null });
+  async dryRun(expression: string, payloadText: string, eventType: string | undefined): Promise<{ output: unknown; errors: ErrorDetail[]; reason?: ReasonCode }> {
+    const depthFailure = this.checkDepth(payloadText);
+    if (depthFailure && !depthFailure.ok) return { output: null, errors: depthFailure.details.length ? depthFailure.details : [{ path: '', message: depthFailure.message }], reason: depthFailure.reason };
+    // Keyed by content, so a dry run compiles each distinct expression once per thread.
+    const key = `dry-run:${createHash('sha256').update(expression).digest('hex')}`;
+    const mapped = await this.runMapping(key, expression, payloadText, { topic: 'test', headers: {}, receivedAt: new Date().toISOString(), connection: null });
     if (!mapped.ok) {
       const failure = mapped.failure as Extract<TransformOutcome, { ok: false }>;
       return { output: null, errors: failure.details.length ? failure.details : [{ path: '', message: failure.message }], reason: failure.reason };
@@ -101,16 +121,11 @@ export class CanonicalTransformer {
     };
   }
 
-  private parse(body: string): { ok: true; value: unknown } | { ok: false; failure: TransformOutcome } {
+  /** Refuses a hostile deeply nested body before any parser recurses into it. */
+  private checkDepth(body: string): Extract<TransformOutcome, { ok: false }> | undefined {
     const depth = jsonDepth(body);
-    if (depth > this.config.maxJsonDepth) {
-      return { ok: false, failure: fail(ReasonCode.INVALID_PAYLOAD, `JSON nesting depth ${depth} exceeds the limit of ${this.config.maxJsonDepth}`) };
-    }
-    try {
-      return { ok: true, value: parseVendorJson(body) };
-    } catch (error) {
-      return { ok: false, failure: fail(ReasonCode.INVALID_PAYLOAD, `body is not valid JSON: ${(error as Error).message}`, [{ path: '', message: (error as Error).message }]) };
-    }
+    if (depth <= this.config.maxJsonDepth) return undefined;
+    return { ok: false, reason: ReasonCode.INVALID_PAYLOAD, message: `JSON nesting depth ${depth} exceeds the limit of ${this.config.maxJsonDepth}`, details: [] };
   }
 
   private bindings(input: TransformInput): Record<string, unknown> {
@@ -123,24 +138,23 @@ export class CanonicalTransformer {
     };
   }
 
-  private async runMapping(mapping: CompiledMapping, payload: unknown, bindings: Record<string, unknown>): Promise<{ ok: true; value: unknown } | { ok: false; failure: TransformOutcome }> {
+  /** Parses the body (losslessly) and evaluates the mapping on a mapping thread. */
+  private async runMapping(key: string, expression: string, body: string, bindings: Record<string, unknown>): Promise<{ ok: true; value: unknown } | { ok: false; failure: TransformOutcome }> {
+    let outcome;
     try {
-      const value = await mapping.evaluate(payload, bindings, this.config.mappingTimeoutMs);
-      return { ok: true, value: value === undefined ? null : normalise(value) };
+      outcome = await this.threads.evaluate(key, expression, body, bindings, this.config.mappingTimeoutMs);
     } catch (error) {
-      const message = error instanceof MappingTimeoutError ? error.message : describeJsonataError(error);
-      const position = (error as { position?: number }).position;
-      return { ok: false, failure: fail(ReasonCode.MAPPING_ERROR, `mapping failed: ${message}`, [{ path: position !== undefined ? `@${position}` : '', message }]) };
+      const message = error instanceof MappingTimeoutError ? error.message : `mapping thread failed: ${(error as Error).message}`;
+      return { ok: false, failure: fail(ReasonCode.MAPPING_ERROR, `mapping failed: ${message}`, [{ path: '', message }]) };
     }
+    if (outcome.ok) return { ok: true, value: JSON.parse(outcome.json) as unknown };
+    if (outcome.kind === 'parse') return { ok: false, failure: invalidJson(new Error(outcome.message)) };
+    const where = outcome.position !== undefined ? `@${outcome.position}` : '';
+    return { ok: false, failure: fail(ReasonCode.MAPPING_ERROR, `mapping failed: ${outcome.message}`, [{ path: where, message: outcome.message }]) };
   }
 }
 
-/** JSONata returns sequences (arrays with extra flags); a plain JSON copy is what schemas and destinations expect. */
-function normalise(value: unknown): unknown {
-  return JSON.parse(JSON.stringify(value)) as unknown;
-}
-
-function describeJsonataError(error: unknown): string {
-  const e = error as { code?: string; message?: string };
-  return e.code ? `${e.code} ${e.message ?? ''}`.trim() : (e.message ?? String(error));
+function invalidJson(error: unknown): TransformOutcome {
+  const message = (error as Error).message;
+  return fail(ReasonCode.INVALID_PAYLOAD, `body is not valid JSON: ${message}`, [{ path: '', message }]);
 }

@@ -19,7 +19,9 @@ export interface LiveMapping {
   id: string;
   version: number;
   targetEventType: string | null;
-  compiled: CompiledMapping;
+  expression: string;
+  /** Identifies this exact version, so mapping threads compile it once. */
+  key: string;
 }
 
 const hash = (text: string) => createHash('sha256').update(text).digest('hex');
@@ -29,7 +31,7 @@ const REFRESH_MS = 2000;
  * JSONata mappings: files under mappings/<connector>/<name>.jsonata are the source an integration
  * team edits; every distinct content becomes a numbered version in the database, and the highest
  * version is live. Publishing through the API adds a version without touching the files.
- * Expressions are compiled once per version and cached.
+ * Expressions are checked when published and compiled once per version by each mapping thread.
  */
 @Injectable()
 export class MappingCatalog implements OnModuleInit {
@@ -82,7 +84,7 @@ export class MappingCatalog implements OnModuleInit {
     const mapping =
       cached && cached.mapping.version === latest.version
         ? cached.mapping
-        : { id, version: latest.version, targetEventType: latest.targetEventType, compiled: CompiledMapping.compile(latest.expression) };
+        : { id, version: latest.version, targetEventType: latest.targetEventType, expression: latest.expression, key: `${id}@${latest.version}` };
     this.live.set(id, { mapping, checkedAt: Date.now() });
     return mapping;
   }

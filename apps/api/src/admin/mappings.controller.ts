@@ -1,5 +1,5 @@
 import { Body, Controller, Get, Param, Post, Req, UseGuards } from '@nestjs/common';
-import { EVENT_TYPES, HubError, parseVendorJson } from '@omnihub/core';
+import { EVENT_TYPES, HubError } from '@omnihub/core';
 import { CanonicalTransformer, CompiledMapping, MappingCatalog } from '@omnihub/mapping';
 import { ApiKeyGuard, AuthenticatedRequest, Requires } from '../auth/api-key.guard';
 import { validateAgainst } from '../http/validate-body';
@@ -13,7 +13,7 @@ const PUBLISH_SCHEMA = {
 };
 const TEST_SCHEMA = {
   type: 'object',
-  required: ['payload'],
+  oneOf: [{ required: ['payload'] }, { required: ['rawPayload'] }],
   additionalProperties: false,
   properties: {
     mappingId: { type: 'string' },
@@ -63,24 +63,25 @@ export class MappingsController {
   @Post('test')
   async test(@Body() body: unknown) {
     const input = validateAgainst<{ mappingId?: string; expression?: string; eventType?: string; payload: unknown; rawPayload?: string }>(TEST_SCHEMA, body, 'mapping test');
-    let compiled: CompiledMapping;
+    let expression: string;
     let eventType = input.eventType;
     if (input.expression) {
       try {
-        compiled = CompiledMapping.compile(input.expression);
+        CompiledMapping.compile(input.expression);
       } catch (error) {
         throw HubError.validation('the mapping does not compile', [{ path: '/expression', message: (error as Error).message }]);
       }
+      expression = input.expression;
     } else if (input.mappingId) {
       const live = await this.catalog.get(input.mappingId);
       if (!live) throw HubError.notFound('mapping', input.mappingId);
-      compiled = live.compiled;
+      expression = live.expression;
       eventType ??= live.targetEventType ?? undefined;
     } else {
       throw HubError.validation('give a mappingId or an expression', [{ path: '/mappingId', message: 'required without expression' }]);
     }
-    const payload = input.rawPayload !== undefined ? parseVendorJson(input.rawPayload) : input.payload;
-    const result = await this.transformer.dryRun(compiled, payload, eventType);
+    // The payload goes through the same lossless parse as a vendor body; rawPayload keeps big ids exact.
+    const result = await this.transformer.dryRun(expression, input.rawPayload ?? JSON.stringify(input.payload), eventType);
     return { eventType: eventType ?? null, output: result.output, valid: result.errors.length === 0, reason: result.reason ?? null, errors: result.errors };
   }
 }

@@ -1,0 +1,143 @@
+import { Worker } from 'node:worker_threads';
+import { MappingTimeoutError } from './jsonata-runner';
+
+/** What a mapping thread answers: the output as JSON text, or why there is none. */
+export type ThreadOutcome =
+  | { ok: true; json: string }
+  | { ok: false; kind: 'parse' | 'mapping'; message: string; position?: number };
+
+interface Job {
+  id: number;
+  key: string;
+  expression: string;
+  body: string;
+  bindings: Record<string, unknown>;
+  timeoutMs: number;
+  resolve: (outcome: ThreadOutcome) => void;
+  reject: (error: Error) => void;
+}
+
+interface Thread {
+  worker: Worker;
+  inFlight: Map<number, { job: Job; timer: NodeJS.Timeout }>;
+}
+
+/** Requests a thread works on at once: enough to hide the message-passing latency, few enough that a re-dispatch after a kill is cheap. */
+const PIPELINE_DEPTH = 4;
+
+/*
+ * The thread's code, kept as a string so the same file serves tests (TypeScript sources) and the
+ * production build. It parses the vendor body losslessly, evaluates the compiled expression (cached
+ * per mapping version) and answers JSON text.
+ */
+const THREAD_SOURCE = `
+const { parentPort } = require('node:worker_threads');
+const jsonata = require('jsonata');
+const { parse, isInteger, isSafeNumber } = require('lossless-json');
+const compiled = new Map();
+const parseNumber = (v) => (isInteger(v) && !isSafeNumber(v) ? v : Number(v));
+parentPort.on('message', async ({ id, key, expression, body, bindings }) => {
+  let input;
+  try {
+    input = parse(body, null, parseNumber);
+  } catch (error) {
+    parentPort.postMessage({ id, outcome: { ok: false, kind: 'parse', message: error.message } });
+    return;
+  }
+  try {
+    let expr = compiled.get(key);
+    if (!expr) {
+      expr = jsonata(expression);
+      compiled.set(key, expr);
+    }
+    const value = await expr.evaluate(input, bindings);
+    parentPort.postMessage({ id, outcome: { ok: true, json: value === undefined ? 'null' : JSON.stringify(value) } });
+  } catch (error) {
+    const message = error && error.code ? (error.code + ' ' + (error.message || '')).trim() : String(error && error.message || error);
+    parentPort.postMessage({ id, outcome: { ok: false, kind: 'mapping', message, position: error && error.position } });
+  }
+});
+`;
+
+/**
+ * JSONata evaluation off the event loop, in a small pool of worker threads. Mapping is the most
+ * CPU-hungry step of the message path; here it uses the machine's other cores, and a runaway
+ * mapping (an endless recursion, or one built-in call over a huge array) is stopped by terminating
+ * its thread, which no in-process time check can do. Other requests on that thread are re-run.
+ */
+export class MappingThreadPool {
+  private readonly threads: Thread[] = [];
+  private readonly waiting: Job[] = [];
+  private nextId = 1;
+  private closed = false;
+
+  constructor(size: number) {
+    for (let i = 0; i < size; i++) this.threads.push(this.spawn());
+  }
+
+  evaluate(key: string, expression: string, body: string, bindings: Record<string, unknown>, timeoutMs: number): Promise<ThreadOutcome> {
+    if (this.closed) return Promise.reject(new Error('mapping thread pool is closed'));
+    return new Promise<ThreadOutcome>((resolve, reject) => {
+      this.waiting.push({ id: this.nextId++, key, expression, body, bindings, timeoutMs, resolve, reject });
+      this.dispatch();
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const job of this.waiting.splice(0)) job.reject(new Error('mapping thread pool is closed'));
+    await Promise.all(this.threads.map((t) => t.worker.terminate()));
+  }
+
+  private dispatch(): void {
+    while (this.waiting.length > 0) {
+      const thread = this.threads.reduce((best, t) => (t.inFlight.size < best.inFlight.size ? t : best));
+      if (thread.inFlight.size >= PIPELINE_DEPTH) return;
+      const job = this.waiting.shift()!;
+      const timer = setTimeout(() => this.timeOut(thread, job.id), job.timeoutMs);
+      thread.inFlight.set(job.id, { job, timer });
+      thread.worker.postMessage({ id: job.id, key: job.key, expression: job.expression, body: job.body, bindings: job.bindings });
+    }
+  }
+
+  private spawn(): Thread {
+    const worker = new Worker(THREAD_SOURCE, { eval: true });
+    const thread: Thread = { worker, inFlight: new Map() };
+    worker.unref();
+    worker.on('message', ({ id, outcome }: { id: number; outcome: ThreadOutcome }) => {
+      const entry = thread.inFlight.get(id);
+      if (!entry) return;
+      clearTimeout(entry.timer);
+      thread.inFlight.delete(id);
+      entry.job.resolve(outcome);
+      this.dispatch();
+    });
+    worker.on('error', (error) => this.replace(thread, undefined, error));
+    return thread;
+  }
+
+  /** The job that ran too long fails; its thread is killed and replaced; the others queue again. */
+  private timeOut(thread: Thread, jobId: number): void {
+    const entry = thread.inFlight.get(jobId);
+    if (!entry) return;
+    thread.inFlight.delete(jobId);
+    entry.job.reject(new MappingTimeoutError(`mapping ran longer than ${entry.job.timeoutMs} ms`));
+    this.replace(thread, jobId);
+  }
+
+  private replace(thread: Thread, culprit: number | undefined, error?: Error): void {
+    const index = this.threads.indexOf(thread);
+    if (index < 0) return;
+    void thread.worker.terminate();
+    const orphans = [...thread.inFlight.values()];
+    thread.inFlight.clear();
+    for (const { job, timer } of orphans) {
+      clearTimeout(timer);
+      if (error && job.id !== culprit) job.reject(error);
+    }
+    if (this.closed) return;
+    this.threads[index] = this.spawn();
+    if (!error) this.waiting.unshift(...orphans.map((o) => o.job));
+    this.dispatch();
+  }
+}
