@@ -3,9 +3,11 @@
 // npm run bench: Omnihub against a raw Fastify + BullMQ + PostgreSQL pipeline, in the same run,
 // on the same machine, with the same payloads. See DESIGN.md §8 for what the figures are held to.
 //
-//   node bench/run.js [--quick] [--target hub|baseline|both] [--repeats N] [--scenario a,b]
-//                     [--duration S] [--connections N]
+//   node bench/run.js [--quick] [--target all|both|hub|hub-canonical|baseline] [--repeats N]
+//                     [--scenario a,b] [--duration S] [--connections N]
 //
+// Targets: hub (Shopify orders through the JSONata mapping), hub-canonical (no mapping, canonical
+// orders in: the hub's own overhead), baseline; both = hub + baseline, all (default) = all three.
 // --quick: 1 repeat, ingest + e2e only, ~3 s each. --duration overrides every scenario's load time
 // (useful for short checks of the long scenarios). Results: bench/results/latest.{md,json}.
 
@@ -14,7 +16,7 @@ const path = require('node:path');
 const { execFileSync } = require('node:child_process');
 const { SCENARIOS, runScenario } = require('./lib/scenarios');
 const fs = require('node:fs');
-const { TargetUnavailable, ROOT, LOG_DIR } = require('./lib/targets');
+const { TargetUnavailable, ROOT, LOG_DIR, TARGETS } = require('./lib/targets');
 const { summarise, write } = require('./lib/report');
 const { start, waitReady, freePort } = require('./lib/proc');
 const { sinkClient } = require('./lib/sink');
@@ -22,8 +24,16 @@ const { createRequestFactory } = require('./lib/payload');
 
 const RESULTS_DIR = path.join(ROOT, 'bench', 'results');
 
+// --target values; a group runs its targets in this order (alternating within every scenario).
+const TARGET_SETS = {
+  all: ['baseline', 'hub', 'hub-canonical'],
+  both: ['baseline', 'hub'],
+  ...Object.fromEntries(Object.keys(TARGETS).map((t) => [t, [t]])),
+};
+const USAGE = 'usage: node bench/run.js [--quick] [--target all|both|hub|hub-canonical|baseline] [--repeats N] [--scenario a,b] [--duration S] [--connections N]';
+
 function parseArgs(argv) {
-  const opts = { quick: false, target: 'both', repeats: null, scenario: null, durationS: null, connections: 64 };
+  const opts = { quick: false, target: 'all', repeats: null, scenario: null, durationS: null, connections: 64 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -39,8 +49,8 @@ function parseArgs(argv) {
     else if (a === '-h' || a === '--help') opts.help = true;
     else throw new Error(`unknown argument ${a}`);
   }
-  if (!['hub', 'baseline', 'both'].includes(opts.target)) throw new Error('--target must be hub, baseline or both');
-  opts.targets = opts.target === 'both' ? ['baseline', 'hub'] : [opts.target];
+  if (!Object.hasOwn(TARGET_SETS, opts.target)) throw new Error(`--target must be one of ${Object.keys(TARGET_SETS).join(', ')}`);
+  opts.targets = TARGET_SETS[opts.target];
   opts.repeats = opts.repeats ?? (opts.quick ? 1 : 3);
   if (!(opts.repeats >= 1)) throw new Error('--repeats must be >= 1');
   const names = SCENARIOS.map((s) => s.name);
@@ -82,7 +92,7 @@ async function startSink() {
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
   if (opts.help) {
-    console.log('usage: node bench/run.js [--quick] [--target hub|baseline|both] [--repeats N] [--scenario a,b] [--duration S] [--connections N]');
+    console.log(USAGE);
     console.log(`scenarios: ${SCENARIOS.map((s) => s.name).join(', ')}`);
     return 0;
   }
@@ -120,7 +130,7 @@ async function main() {
             });
             (results[target][name] ||= [])[rep - 1] = r;
             const f = Object.entries(r.figures).map(([k, v]) => `${k}=${Number.isFinite(v) ? +v.toFixed(2) : v}`).join(' ');
-            log(`[rep ${rep}] ${target.padEnd(8)} ${name.padEnd(10)} ${f}  (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+            log(`[rep ${rep}] ${target.padEnd(13)} ${name.padEnd(10)} ${f}  (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
           } catch (err) {
             if (err instanceof TargetUnavailable) {
               unavailable.add(target);
@@ -155,6 +165,10 @@ async function main() {
     git: gitHead(),
     machine: machine(),
     payloadBytes: Math.round(createRequestFactory({ secret }).averageSize),
+    // hub-canonical's body: the same orders as canonical order data (what the mapping produces).
+    ...(opts.targets.includes('hub-canonical')
+      ? { canonicalPayloadBytes: Math.round(createRequestFactory({ secret, shape: 'canonical' }).averageSize) }
+      : {}),
     options: { quick: opts.quick, repeats: opts.repeats, targets: opts.targets, scenarios: opts.scenarios, connections: opts.connections, durationS: opts.durationS },
   };
   const md = write(RESULTS_DIR, { meta, rows, errors, results });

@@ -7,11 +7,17 @@
 // fixed-width numeric slots for the per-request fields, and per request only copy the template,
 // overwrite the slots and compute one HMAC (a few microseconds for 3 KB). No JSON work happens on the
 // hot path, and it all happens before the load driver starts its latency timer.
+//
+// Two body shapes (createRequestFactory's `shape`): 'shopify', the vendor webhook that the hub maps
+// with its JSONata mapping and the baseline with plain JS; 'canonical', the canonical order `data`
+// that mapping produces (schemas/order.v1.json), sent to the hub-canonical target, whose source
+// connection has no mapping: the hub's own overhead without the mapping engine's cost.
 
 const crypto = require('node:crypto');
 const path = require('node:path');
 const fs = require('node:fs');
 
+const CANONICAL_FIXTURE = path.join(__dirname, '..', '..', 'test', 'fixtures', 'canonical', 'order.created.json');
 const SAMPLE_PATH = path.join(__dirname, '..', '..', '..', 'shared', 'vendors', 'samples', 'shopify-orders-create.json');
 const FALLBACK_SAMPLE = '/work/shared/vendors/samples/shopify-orders-create.json';
 
@@ -180,6 +186,91 @@ function buildOrder(sample, v) {
   };
 }
 
+/**
+ * The canonical order (schemas/order.v1.json) that the hub's Shopify mapping produces for
+ * buildOrder(sample, v): the fixture test/fixtures/canonical/order.created.json's `data` gives the
+ * field set and order, the Shopify order gives the values, so hub and hub-canonical carry the same
+ * orders through validation and delivery. Per-request slots: externalIds.shopify (string),
+ * orderNumber and attributes.bench_sent_at (the send time; canonical orders have no other place for
+ * it, and the sink reads it from there for every target).
+ */
+function buildCanonicalOrder(sample, v, fixture = loadCanonicalFixture()) {
+  const o = buildOrder(sample, v);
+  const cur = o.currency;
+  const money = (amount) => ({ amount, currency: cur });
+  const address = (a) => ({
+    ...fixture.billingAddress,
+    name: a.name,
+    company: a.company,
+    line1: a.address1,
+    line2: a.address2,
+    city: a.city,
+    region: a.province,
+    regionCode: a.province_code,
+    postalCode: a.zip,
+    countryCode: a.country_code,
+    phone: a.phone,
+  });
+  const lineTemplate = fixture.lines[0];
+  return {
+    ...fixture,
+    externalIds: { shopify: '@@ID_STR@@', 'shopify.gid': 'gid://shopify/Order/@@ID@@' },
+    channel: 'shopify',
+    sourceName: o.source_name,
+    orderNumber: '#@@NUM@@',
+    status: 'open',
+    financialStatus: o.financial_status,
+    fulfillmentStatus: 'unfulfilled',
+    fulfillmentType: 'ship',
+    location: null,
+    currency: cur,
+    taxesIncluded: o.taxes_included,
+    createdAt: new Date(o.created_at).toISOString().replace('.000Z', 'Z'),
+    updatedAt: new Date(o.updated_at).toISOString().replace('.000Z', 'Z'),
+    cancelledAt: null,
+    cancelReason: null,
+    customer: {
+      externalIds: { shopify: String(o.customer.id) },
+      email: o.customer.email,
+      firstName: o.customer.first_name,
+      lastName: o.customer.last_name,
+      phone: o.customer.phone,
+    },
+    billingAddress: address(o.billing_address),
+    shippingAddress: address(o.shipping_address),
+    lines: o.line_items.map((l) => ({
+      ...lineTemplate,
+      lineId: String(l.id),
+      sku: l.sku,
+      title: l.title,
+      variantTitle: l.variant_title,
+      quantity: l.quantity,
+      unitPrice: money(l.price),
+      discount: money('0.00'),
+      tax: money(l.tax_lines[0].price),
+      total: money((Number(l.price) * l.quantity).toFixed(2)),
+      requiresShipping: l.requires_shipping,
+      attributes: {},
+      externalIds: { shopify: String(l.id), 'shopify.variant': String(l.variant_id) },
+    })),
+    shippingLines: o.shipping_lines.map((s) => ({ title: s.title, code: s.code, price: money(s.discounted_price) })),
+    totals: {
+      subtotal: money(o.total_line_items_price),
+      discount: money(o.total_discounts),
+      shipping: money(o.shipping_lines[0].price),
+      tax: money(o.total_tax),
+      grandTotal: money(o.total_price),
+    },
+    tags: [],
+    note: o.note,
+    attributes: Object.fromEntries(o.note_attributes.map((a) => [a.name, a.value])),
+  };
+}
+
+function loadCanonicalFixture() {
+  return JSON.parse(fs.readFileSync(CANONICAL_FIXTURE, 'utf8')).data;
+}
+
 /** Serialises an order with tokens into a Buffer plus the byte offsets of each slot. */
 function compileTemplate(order) {
   const json = JSON.stringify(order);
@@ -227,16 +318,22 @@ function xorshift(seed) {
 // (or id) with the measured run's: the sink counts an order number seen twice as a double delivery.
 let serial = 0;
 
+const SHAPES = ['shopify', 'canonical'];
+
 /**
  * Returns { next(), counts } where next() gives { body, headers, deliveryId, duplicate }.
  * duplicateRatio: share of requests that re-send an earlier request (same body, same delivery id),
  * the way a vendor retries a webhook it believes was lost.
  */
-function createRequestFactory({ secret, duplicateRatio = 0, eventType = 'order.created', templates = 24, seed = 42 } = {}) {
+function createRequestFactory({ secret, shape = 'shopify', duplicateRatio = 0, eventType = 'order.created', templates = 24, seed = 42 } = {}) {
   if (!secret) throw new Error('payload: secret is required');
+  if (!SHAPES.includes(shape)) throw new Error(`payload: shape must be one of ${SHAPES.join(', ')}`);
   const sample = loadSample();
+  const fixture = shape === 'canonical' ? loadCanonicalFixture() : null;
   const pool = [];
-  for (let v = 0; v < templates; v++) pool.push(compileTemplate(buildOrder(sample, v)));
+  for (let v = 0; v < templates; v++) {
+    pool.push(compileTemplate(shape === 'canonical' ? buildCanonicalOrder(sample, v, fixture) : buildOrder(sample, v)));
+  }
   // Order ids and delivery ids must not collide with earlier bench runs: the hub's database persists
   // across runs and would answer "duplicate" (or treat an order as already seen).
   const runTag = crypto.randomBytes(6).toString('hex');
@@ -277,4 +374,4 @@ function createRequestFactory({ secret, duplicateRatio = 0, eventType = 'order.c
   return { next, counts, averageSize: pool.reduce((n, t) => n + t.buf.length, 0) / pool.length };
 }
 
-module.exports = { createRequestFactory, buildOrder, loadSample };
+module.exports = { createRequestFactory, buildOrder, buildCanonicalOrder, loadSample, SHAPES };

@@ -1,5 +1,5 @@
 'use strict';
-// Turns per-repeat figures into the summary table (median, min–max, hub/baseline) and writes
+// Turns per-repeat figures into the summary table (median, min–max, hub variant/baseline) and writes
 // bench/results/latest.md and latest.json.
 
 const fs = require('node:fs');
@@ -22,65 +22,126 @@ function valuesOf(runs, scenario, key) {
   return (runs[scenario] || []).map((r) => r?.figures?.[key]).filter((v) => typeof v === 'number');
 }
 
+// Columns of the table, in this order, for the targets that ran. Each hub variant is compared with
+// the baseline: `ratio` (hub/baseline, the key existing readers know) and `ratioCanonical`.
+const HUB_VARIANTS = [
+  { target: 'hub', ratioKey: 'ratio' },
+  { target: 'hub-canonical', ratioKey: 'ratioCanonical' },
+];
+
+const stat = (values) => ({ median: median(values), ...spread(values), n: values.length });
+
+/**
+ * One row per figure: { scenario, key, label, better, hub, baseline, ratio } as before, plus
+ * 'hub-canonical' and ratioCanonical (hub-canonical/baseline) when that target ran.
+ */
 function summarise(results) {
   const rows = [];
   for (const [scenario, key, label, better] of FIGURES) {
-    const hub = valuesOf(results.hub, scenario, key);
-    const baseline = valuesOf(results.baseline, scenario, key);
-    if (!hub.length && !baseline.length) continue;
-    const h = { median: median(hub), ...spread(hub), n: hub.length };
-    const b = { median: median(baseline), ...spread(baseline), n: baseline.length };
-    rows.push({ scenario, key, label, better, hub: h, baseline: b, ratio: ratio(h.median, b.median) });
+    const values = Object.fromEntries(Object.keys(results).map((t) => [t, valuesOf(results[t], scenario, key)]));
+    if (!Object.values(values).some((v) => v.length)) continue;
+    const b = stat(values.baseline || []);
+    const row = { scenario, key, label, better, hub: stat(values.hub || []), baseline: b };
+    row.ratio = ratio(row.hub.median, b.median);
+    if (values['hub-canonical']) {
+      row['hub-canonical'] = stat(values['hub-canonical']);
+      row.ratioCanonical = ratio(row['hub-canonical'].median, b.median);
+    }
+    rows.push(row);
   }
   return rows;
 }
 
-// DESIGN §8 targets, checked when the hub ran.
+// DESIGN §8 targets, checked for each hub variant that ran. Each check: { target, label, value, ok,
+// shown }; the hub's come first, in the order they always had.
 function targetChecks(rows) {
   const get = (s, k) => rows.find((r) => r.scenario === s && r.key === k);
   const checks = [];
-  const add = (label, value, ok, shown) => {
-    if (value !== null && value !== undefined) checks.push({ label, value, ok, shown });
-  };
-  const ing = get('ingest', 'acceptedPerSec');
-  add('durable ingest >= 70 % of baseline', ing?.ratio, ing?.ratio >= 0.7, `${fmt((ing?.ratio ?? 0) * 100)} %`);
-  const e2e = get('e2e', 'deliveriesPerSec');
-  add('end-to-end deliveries >= 70 % of baseline', e2e?.ratio, e2e?.ratio >= 0.7, `${fmt((e2e?.ratio ?? 0) * 100)} %`);
-  const rp = get('rate1000', 'p99');
-  add('at 1000/s ingest p99 <= 25 ms', rp?.hub.median, rp?.hub.median <= 25, `${fmt(rp?.hub.median)} ms`);
-  const re = get('rate1000', 'e2eP99');
-  add('at 1000/s end-to-end p99 <= 250 ms', re?.hub.median, re?.hub.median <= 250, `${fmt(re?.hub.median)} ms`);
-  const rss = get('all', 'peakRssMb');
-  add('hub RSS <= 350 MB under load', rss?.hub.median, rss?.hub.median <= 350, `${fmt(rss?.hub.median)} MB`);
+  for (const { target, ratioKey } of HUB_VARIANTS) {
+    if (!rows.some((r) => r[target]?.n)) continue;
+    const add = (label, value, ok, shown) => {
+      if (value !== null && value !== undefined) checks.push({ target, label, value, ok, shown });
+    };
+    const med = (row) => row?.[target]?.median;
+    const ing = get('ingest', 'acceptedPerSec')?.[ratioKey];
+    add('durable ingest >= 70 % of baseline', ing, ing >= 0.7, `${fmt((ing ?? 0) * 100)} %`);
+    const e2e = get('e2e', 'deliveriesPerSec')?.[ratioKey];
+    add('end-to-end deliveries >= 70 % of baseline', e2e, e2e >= 0.7, `${fmt((e2e ?? 0) * 100)} %`);
+    const rp = med(get('rate1000', 'p99'));
+    add('at 1000/s ingest p99 <= 25 ms', rp, rp <= 25, `${fmt(rp)} ms`);
+    const re = med(get('rate1000', 'e2eP99'));
+    add('at 1000/s end-to-end p99 <= 250 ms', re, re <= 250, `${fmt(re)} ms`);
+    const rss = med(get('all', 'peakRssMb'));
+    add('hub RSS <= 350 MB under load', rss, rss <= 350, `${fmt(rss)} MB`);
+  }
   return checks;
 }
 
 const range = (x) => (x.min === undefined ? 'n/a' : `${fmt(x.min)}–${fmt(x.max)}`);
 
-function markdown({ meta, rows, errors }) {
+/** Dead letters the hub targets reported per scenario (first repeat that had any). */
+function deadLetterNotes(results) {
+  const notes = [];
+  for (const { target } of HUB_VARIANTS) {
+    for (const [scenario, runs] of Object.entries(results?.[target] || {})) {
+      const s = SCENARIOS.find((x) => x.name === scenario);
+      (runs || []).forEach((r, i) => {
+        const d = r?.detail?.deadLetters;
+        if (!d || (!d.count && !d.error)) return;
+        const what = d.error ? `could not list: ${d.error}` : `${d.capped ? '>= ' : ''}${d.count} (${Object.entries(d.byReason).map(([k, n]) => `${k} ${n}`).join(', ')})`;
+        const expected = s?.fail ? ' (expected: a destination is down)' : '';
+        notes.push(`${target}/${scenario} rep ${i + 1}: ${what}${expected}` + (d.firstTransformError ? `; first: ${d.firstTransformError}` : ''));
+      });
+    }
+  }
+  return notes;
+}
+
+function markdown({ meta, rows, errors, results }) {
   const lines = [];
+  const ran = meta.options.targets;
+  const hubs = HUB_VARIANTS.filter((h) => ran.includes(h.target));
+  const withBaseline = ran.includes('baseline');
   lines.push(`# Omnihub benchmark, ${meta.finishedAt}`, '');
   lines.push(`- machine: ${meta.machine.cpuModel} x ${meta.machine.cpus}, ${meta.machine.totalMemGb} GB RAM, ` +
     `${meta.machine.platform} ${meta.machine.release}, node ${meta.machine.node}`);
   lines.push(`- commit: ${meta.git}`);
   lines.push(`- mode: ${meta.options.quick ? 'quick' : 'full'}, repeats ${meta.options.repeats}, ` +
-    `targets ${meta.options.targets.join(', ')}, scenarios ${meta.options.scenarios.join(', ')}, ` +
-    `${meta.options.connections} connections when saturating, payload ~${meta.payloadBytes} B signed order JSON`);
+    `targets ${ran.join(', ')}, scenarios ${meta.options.scenarios.join(', ')}, ` +
+    `${meta.options.connections} connections when saturating, payload ~${meta.payloadBytes} B signed order JSON` +
+    (meta.canonicalPayloadBytes ? ` (hub-canonical: ~${meta.canonicalPayloadBytes} B canonical order data)` : ''));
   lines.push(`- wall time: ${meta.wallSeconds} s; load average before the run ${meta.loadBefore}`);
   if (meta.loadBefore >= 0.5) {
     lines.push(`- WARNING: the machine was busy before the run (1-min load ${meta.loadBefore}); figures are noisy, compare ratios only`);
   }
   lines.push('');
-  lines.push('| scenario | figure | hub median | hub min–max | baseline median | baseline min–max | hub/baseline |');
-  lines.push('|---|---|---:|---:|---:|---:|---:|');
+  // Columns for the targets that ran; with hub + baseline the table is the one it always was.
+  const head = [];
+  for (const { target } of hubs) head.push(`${target} median`, `${target} min–max`);
+  if (withBaseline || !hubs.length) head.push('baseline median', 'baseline min–max');
+  if (withBaseline) for (const { target } of hubs) head.push(`${target}/baseline`);
+  lines.push(`| scenario | figure | ${head.join(' | ')} |`);
+  lines.push(`|---|---|${head.map(() => '---:').join('|')}|`);
   for (const r of rows) {
-    lines.push(`| ${r.scenario} | ${r.label} | ${fmt(r.hub.median)} | ${range(r.hub)} | ${fmt(r.baseline.median)} | ` +
-      `${range(r.baseline)} | ${r.ratio === null ? 'n/a' : r.ratio.toFixed(2)} |`);
+    const cells = [];
+    for (const { target } of hubs) cells.push(fmt(r[target]?.median), r[target] ? range(r[target]) : 'n/a');
+    if (withBaseline || !hubs.length) cells.push(fmt(r.baseline.median), range(r.baseline));
+    if (withBaseline) for (const { ratioKey } of hubs) cells.push(r[ratioKey] === null || r[ratioKey] === undefined ? 'n/a' : r[ratioKey].toFixed(2));
+    lines.push(`| ${r.scenario} | ${r.label} | ${cells.join(' | ')} |`);
   }
   const checks = targetChecks(rows);
   if (checks.length) {
-    lines.push('', '## DESIGN §8 targets (hub)', '');
-    for (const c of checks) lines.push(`- ${c.ok ? 'PASS' : 'FAIL'}: ${c.label}: ${c.shown}`);
+    const variants = [...new Set(checks.map((c) => c.target))];
+    lines.push('', `## DESIGN §8 targets (${variants.join(', ')})`, '');
+    for (const label of [...new Set(checks.map((c) => c.label))]) {
+      const per = checks.filter((c) => c.label === label);
+      lines.push(`- ${label}: ${per.map((c) => `${c.target} ${c.ok ? 'PASS' : 'FAIL'} ${c.shown}`).join('; ')}`);
+    }
+  }
+  const dead = deadLetterNotes(results);
+  if (dead.length) {
+    lines.push('', '## Dead letters (hub)', '');
+    for (const d of dead) lines.push(`- ${d}`);
   }
   if (errors.length) {
     lines.push('', '## Errors', '');
@@ -89,9 +150,13 @@ function markdown({ meta, rows, errors }) {
   lines.push('', '## Scenarios', '');
   for (const s of SCENARIOS) if (meta.options.scenarios.includes(s.name)) lines.push(`- **${s.name}**: ${s.about}`);
   lines.push('- Every scenario starts a fresh target process (and an empty database), warms it up, then measures.',
+    '- Targets: hub = Shopify orders mapped by the JSONata mapping generic-http/shopify-order; hub-canonical =',
+    '  the same orders already in canonical form, source connection without a mapping (the hub\'s own overhead:',
+    '  ingest, dedupe, schema validation, queues, attempt records); baseline = bench/baseline/, plain JS mapping.',
     '- Latencies in ms. Ingest latency is per HTTP request as the load driver saw it; e2e latency =',
-    '  sink arrival time - send time stamped into the body (carried through mapping as attributes.bench_sent_at).',
-    '- hub/baseline = ratio of medians: above 1 is better for rates, worse for latencies, RSS and counts.');
+    '  sink arrival time - send time stamped into the body (attributes.bench_sent_at of the canonical order:',
+    '  carried there from Shopify note_attributes by the mapping, or sent in it for hub-canonical).',
+    '- <hub variant>/baseline = ratio of medians: above 1 is better for rates, worse for latencies, RSS and counts.');
   return lines.join('\n') + '\n';
 }
 

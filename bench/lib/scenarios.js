@@ -172,7 +172,7 @@ async function runScenario(scenario, targetName, sink, opts) {
   try {
     // Warm-up: the first second of a Node process is JIT and connection setup, not the pipeline.
     const warm = await saturate({
-      ...send, connections: 16, durationS: opts.warmS, factory: createRequestFactory({ secret: opts.secret, seed: 7 }),
+      ...send, connections: 16, durationS: opts.warmS, factory: createRequestFactory({ secret: opts.secret, shape: target.shape, seed: 7 }),
     });
     if (!warm.accepted) {
       throw new Error(`${targetName} accepted none of the warm-up webhooks (status ${JSON.stringify(warm.statusCounts)}, errors ${warm.errors})`);
@@ -180,7 +180,7 @@ async function runScenario(scenario, targetName, sink, opts) {
     await drain(sink, healthy, warm.accepted, { capMs: opts.drainCapMs, settleMs: 500 });
     await sink.reset();
 
-    const factory = createRequestFactory({ secret: opts.secret, duplicateRatio: scenario.duplicateRatio || 0 });
+    const factory = createRequestFactory({ secret: opts.secret, shape: target.shape, duplicateRatio: scenario.duplicateRatio || 0 });
     const seconds = opts.durationS || (opts.quick ? 3 : scenario.seconds);
     // The backlog snapshot is taken graceS after the last scheduled send, even if an overloaded
     // target is still answering then (the load promise resolves only when every answer is in).
@@ -197,6 +197,13 @@ async function runScenario(scenario, targetName, sink, opts) {
     const figures = scenario.figures({ load, stats, healthy, expected, grace: await grace });
     figures.peakRssMb = rss.peakMb();
     if (!drained) opts.log(`  ! ${targetName}/${scenario.name}: not all accepted messages arrived within the drain cap; figures include only what arrived`);
+    // Hub targets: what the hub dead-lettered (warm-up included). Outside the failing scenario any
+    // is a fault: a payload the schema refuses or a mapping error never reaches the sink.
+    const deadLetters = target.deadLetters ? await target.deadLetters().catch((err) => ({ error: err.message })) : undefined;
+    if (deadLetters && (deadLetters.error || (deadLetters.count && !scenario.fail))) {
+      opts.log(`  ! ${targetName}/${scenario.name}: dead letters ${deadLetters.error || JSON.stringify(deadLetters.byReason)}` +
+        (deadLetters.firstTransformError ? ` (${deadLetters.firstTransformError})` : ''));
+    }
     return {
       figures,
       detail: {
@@ -204,6 +211,8 @@ async function runScenario(scenario, targetName, sink, opts) {
         load,
         expected,
         drained,
+        shape: target.shape,
+        deadLetters,
         sink: Object.fromEntries(healthy.concat(destinations.filter((d) => d.fail).map((d) => d.path))
           .map((p) => [p.split('/').pop(), stats.paths[p] || null])),
       },

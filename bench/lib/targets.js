@@ -1,6 +1,12 @@
 'use strict';
-// The two systems under test. launch() starts a fresh process wired to the given sink URLs and
-// returns where to send webhooks; every scenario gets its own process so runs are independent.
+// The systems under test. launch() starts a fresh process wired to the given sink URLs and returns
+// where to send webhooks and which body shape to send (payload.js); every scenario gets its own
+// process so runs are independent.
+//
+//   baseline       raw Fastify + BullMQ + PostgreSQL, hand-written JS mapping (bench/baseline/)
+//   hub            Omnihub, source connection with the JSONata mapping generic-http/shopify-order
+//   hub-canonical  Omnihub, source connection without a mapping, fed the canonical order that
+//                  mapping would produce: the hub's own overhead without the mapping engine's cost
 
 const fs = require('node:fs');
 const path = require('node:path');
@@ -41,7 +47,7 @@ async function launchBaseline({ destinations, secret, tag }) {
     },
   });
   await waitReady(proc, `http://127.0.0.1:${port}/health/ready`, 20_000);
-  return { port, path: '/webhooks/bench-source', proc, cleanup: async () => {} };
+  return { port, path: '/webhooks/bench-source', shape: 'shopify', proc, cleanup: async () => {} };
 }
 
 function adminClient(port) {
@@ -57,21 +63,26 @@ function adminClient(port) {
     if (!res.ok) throw new Error(`hub ${method} ${p}: HTTP ${res.status} ${text.slice(0, 300)}`);
     return text ? JSON.parse(text) : {};
   }
-  return { post: (p, b) => call('POST', p, b), del: (p) => call('DELETE', p) };
+  return { get: (p) => call('GET', p), post: (p, b) => call('POST', p, b), del: (p) => call('DELETE', p) };
 }
 
-async function launchHub({ destinations, secret, tag }) {
+/**
+ * canonical: the source connection has no mapping and the load driver sends canonical order data
+ * (hub-canonical); otherwise Shopify orders mapped by generic-http/shopify-order (hub).
+ */
+async function launchHub({ destinations, secret, tag, canonical = false }) {
   if (!fs.existsSync(HUB_MAIN)) {
     throw new TargetUnavailable(`hub: ${path.relative(ROOT, HUB_MAIN)} not found; build the hub first (npm run build)`);
   }
   await resetDatabase();
   const port = await freePort();
+  const name = canonical ? 'hub-canonical' : 'hub';
   const proc = start({
-    name: 'hub',
+    name,
     // BENCH_HUB_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", profiles the hub under load.
     args: [...(process.env.BENCH_HUB_NODE_ARGS || '').split(' ').filter(Boolean), HUB_MAIN],
     cwd: ROOT,
-    logFile: path.join(LOG_DIR, `hub-${tag}.log`),
+    logFile: path.join(LOG_DIR, `hub-${tag}.log`), // tag names the target: hub-<run>-hub-canonical-…
     env: {
       PORT: String(port),
       DATABASE_URL: databaseUrl(),
@@ -99,7 +110,8 @@ async function launchHub({ destinations, secret, tag }) {
         signaturePrefix: 'sha256=',
         deliveryIdHeader: 'x-omnihub-delivery-id',
         eventTypeHeader: 'x-omnihub-event-type',
-        mapping: 'generic-http/shopify-order',
+        // Without a mapping the body must already be the event type's canonical data.
+        ...(canonical ? {} : { mapping: 'generic-http/shopify-order' }),
       },
       secrets: { signingSecret: secret },
     });
@@ -131,11 +143,27 @@ async function launchHub({ destinations, secret, tag }) {
       await stopAndClean();
       await dropRedisPrefix(`bench-${tag}`).catch(() => {});
     };
-    return { port, path: `/webhooks/${source.id}`, proc, cleanup };
+    return { port, path: `/webhooks/${source.id}`, shape: canonical ? 'canonical' : 'shopify', proc, cleanup, deadLetters: () => deadLetters(api) };
   } catch (err) {
     await proc.stop();
     throw err;
   }
+}
+
+/**
+ * Open dead letters in the hub, by stage and reason code (the first 500; the API pages at 500).
+ * Data that fails the canonical schema, or a mapping failure, is dead-lettered at the transform
+ * stage and never reaches the sink, so the delivery counts alone would not show it.
+ */
+async function deadLetters(api) {
+  const { items } = await api.get('/api/dead-letters?limit=500');
+  const byReason = {};
+  for (const d of items) {
+    const k = `${d.stage}/${d.reasonCode}`;
+    byReason[k] = (byReason[k] || 0) + 1;
+  }
+  const first = items.find((d) => d.stage === 'transform');
+  return { count: items.length, capped: items.length >= 500, byReason, firstTransformError: first ? String(first.error).slice(0, 300) : null };
 }
 
 /** Deletes every Redis key under a hub queue prefix once its process is gone. */
@@ -155,6 +183,12 @@ async function dropRedisPrefix(prefix) {
   }
 }
 
-const TARGETS = { baseline: launchBaseline, hub: launchHub };
+const TARGETS = {
+  baseline: launchBaseline,
+  hub: (opts) => launchHub(opts),
+  'hub-canonical': (opts) => launchHub({ ...opts, canonical: true }),
+};
+// Hub variants, in report order; every other target is a baseline they are compared with.
+const HUB_TARGETS = ['hub', 'hub-canonical'];
 
-module.exports = { TARGETS, TargetUnavailable, HUB_MAIN, ROOT, LOG_DIR, CONCURRENCY };
+module.exports = { TARGETS, HUB_TARGETS, TargetUnavailable, HUB_MAIN, ROOT, LOG_DIR, CONCURRENCY };

@@ -3,6 +3,7 @@ import { Module, OnModuleInit } from '@nestjs/common';
 import { HUB_CONFIG, HubConfig } from '@omnihub/core';
 import { QueueName, redisOptionsFromUrl } from '@omnihub/queueing';
 import { DeliveryWorkerPool } from './delivery/delivery-worker-pool';
+import { DeliveryLedger } from './delivery/delivery-ledger';
 import { DeliveryService } from './delivery/delivery.service';
 import { RelayService } from './relay/relay.service';
 import { TransformProcessor } from './transform/transform.processor';
@@ -20,7 +21,7 @@ const PROCESSORS = [TransformProcessor];
     }),
     BullModule.registerQueue({ name: QueueName.TRANSFORM }),
   ],
-  providers: [...PROCESSORS, TransformService, DeliveryService, DeliveryWorkerPool, RelayService],
+  providers: [...PROCESSORS, TransformService, DeliveryService, DeliveryLedger, DeliveryWorkerPool, RelayService],
 })
 export class WorkerModule implements OnModuleInit {
   /** Refuses to start when a queue has no processor, so no work is ever enqueued where nothing reads it. */

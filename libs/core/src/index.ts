@@ -5,3 +5,4 @@ export * from './json';
 export * from './paths';
 export * from './reason-codes';
 export * from './config.module';
+export * from './ids';

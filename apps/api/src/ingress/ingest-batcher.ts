@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { DataSource, In } from 'typeorm';
-import { MessageEntity } from '@omnihub/persistence';
+import { GroupCommit, MessageEntity } from '@omnihub/persistence';
 import { QueueService } from '@omnihub/queueing';
 
 export interface IngestResult {
@@ -8,24 +8,16 @@ export interface IngestResult {
   duplicate: boolean;
 }
 
-interface Pending {
-  row: MessageEntity;
-  resolve: (result: IngestResult) => void;
-  reject: (error: unknown) => void;
-}
-
 /** Postgres allows 65,535 bind parameters per statement; 14 columns × 500 rows stays well inside it. */
 const MAX_BATCH = 500;
 
 /**
- * Group commit for ingress. Requests that arrive while a write is in flight wait and then share one
- * multi-row INSERT … ON CONFLICT DO NOTHING and one BullMQ addBulk; each caller's promise resolves only
- * after its row is committed. At low load a batch is one request and adds no delay.
+ * Group commit for ingress: requests that arrive while a write is in flight share one multi-row
+ * INSERT … ON CONFLICT DO NOTHING and one BullMQ addBulk; each 202 is sent only after its row is committed.
  */
 export class IngestBatcher {
   private readonly logger = new Logger(IngestBatcher.name);
-  private pending: Pending[] = [];
-  private writing = false;
+  private readonly group = new GroupCommit<MessageEntity, IngestResult>((rows) => this.write(rows), MAX_BATCH);
 
   constructor(
     private readonly dataSource: DataSource,
@@ -33,27 +25,7 @@ export class IngestBatcher {
   ) {}
 
   submit(row: MessageEntity): Promise<IngestResult> {
-    return new Promise<IngestResult>((resolve, reject) => {
-      this.pending.push({ row, resolve, reject });
-      if (!this.writing) void this.drain();
-    });
-  }
-
-  private async drain(): Promise<void> {
-    this.writing = true;
-    try {
-      while (this.pending.length > 0) {
-        const batch = this.pending.splice(0, MAX_BATCH);
-        try {
-          const results = await this.write(batch.map((p) => p.row));
-          batch.forEach((p, i) => p.resolve(results[i]!));
-        } catch (error) {
-          for (const p of batch) p.reject(error);
-        }
-      }
-    } finally {
-      this.writing = false;
-    }
+    return this.group.submit(row);
   }
 
   private async write(rows: MessageEntity[]): Promise<IngestResult[]> {
@@ -65,7 +37,7 @@ export class IngestBatcher {
     if (keyed.length > 0) {
       const stored = await this.dataSource.getRepository(MessageEntity).find({
         select: { id: true, connectionId: true, vendorDeliveryId: true },
-        where: { vendorDeliveryId: In([...new Set(keyed.map((r) => r.vendorDeliveryId!))]) },
+        where: { connectionId: In([...new Set(keyed.map((r) => r.connectionId))]), vendorDeliveryId: In([...new Set(keyed.map((r) => r.vendorDeliveryId!))]) },
       });
       for (const s of stored) winners.set(`${s.connectionId}\u0000${s.vendorDeliveryId}`, s.id);
     }

@@ -1,8 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { DataSource, Repository } from 'typeorm';
-import { CanonicalEvent, ReasonCode } from '@omnihub/core';
+import { CanonicalEvent, ReasonCode, uuidFromName } from '@omnihub/core';
 import { CanonicalTransformer, CompiledMapping } from '@omnihub/mapping';
 import { ConnectionStore, DeliveryEntity, DeliveryStatus, MessageEntity, MessageStatus, RouteEntity, RouteStore } from '@omnihub/persistence';
 import { QueueService } from '@omnihub/queueing';
@@ -13,7 +12,8 @@ const FILTER_TIMEOUT_MS = 200;
 
 /**
  * The transform stage: vendor payload → canonical event → one delivery per matching route.
- * Idempotent: a repeated job finds the message already routed and only re-enqueues what is pending.
+ * Idempotent: a repeated job finds the message already routed and only re-enqueues what is pending;
+ * a delivery's id is derived from (message, route), so no run can create a second one.
  */
 @Injectable()
 export class TransformService {
@@ -34,21 +34,20 @@ export class TransformService {
     const message = await this.messages.findOneBy({ id: messageId });
     if (!message || message.status === MessageStatus.COMPLETED || message.status === MessageStatus.DEAD_LETTERED) return;
 
-    let event = message.canonical;
-    if (message.status === MessageStatus.RECEIVED || !event) {
-      const connection = await this.connections.get(message.connectionId);
-      if (!connection) return this.deadLetter(message, ReasonCode.NO_MAPPING, `source connection ${message.connectionId} no longer exists`);
-      const outcome = await this.transformer.transform({
-        messageId,
-        connection,
-        topic: message.topic,
-        body: message.editedBody ?? message.rawBody,
-        headers: message.headers,
-        receivedAt: message.receivedAt,
-      });
-      if (!outcome.ok) return this.deadLetter(message, outcome.reason, outcome.message, outcome.details);
-      event = outcome.event;
-    }
+    if (message.status !== MessageStatus.RECEIVED && message.canonical) return this.enqueuePending(messageId);
+
+    const connection = await this.connections.get(message.connectionId);
+    if (!connection) return this.deadLetter(message, ReasonCode.NO_MAPPING, `source connection ${message.connectionId} no longer exists`);
+    const outcome = await this.transformer.transform({
+      messageId,
+      connection,
+      topic: message.topic,
+      body: message.editedBody ?? message.rawBody,
+      headers: message.headers,
+      receivedAt: message.receivedAt,
+    });
+    if (!outcome.ok) return this.deadLetter(message, outcome.reason, outcome.message, outcome.details);
+    const event = outcome.event;
 
     let matching: RouteEntity[];
     try {
@@ -57,40 +56,37 @@ export class TransformService {
       return this.deadLetter(message, ReasonCode.MAPPING_ERROR, `route filter failed: ${(error as Error).message}`);
     }
 
+    // Deliveries first, then the message: a crash in between leaves a `received` message that the
+    // relay transforms again, and the deterministic delivery ids make that second insert a no-op.
     const now = new Date();
-    const routedEvent = event;
-    await this.dataSource.transaction(async (manager) => {
-      await manager.update(MessageEntity, { id: messageId }, {
-        canonical: routedEvent,
-        eventType: routedEvent.type,
-        status: matching.length > 0 ? MessageStatus.ROUTED : MessageStatus.COMPLETED,
-        reasonCode: null,
-        error: null,
-        updatedAt: now,
-      });
-      if (matching.length === 0) return;
-      await manager.createQueryBuilder().insert().into(DeliveryEntity).orIgnore().values(
-        matching.map((route) => ({
-          id: randomUUID(),
-          messageId,
-          routeId: route.id,
-          destinationConnectionId: route.destinationConnectionId,
-          status: DeliveryStatus.PENDING,
-          attempts: 0,
-          roundStartAttempts: 0,
-          nextAttemptAt: null,
-          reasonCode: null,
-          lastError: null,
-          dataOverride: null,
-          deliveredAt: null,
-          createdAt: now,
-          updatedAt: now,
-        })),
-      ).execute();
-    });
-    if (matching.length === 0) return;
+    const rows = matching.map((route) => ({
+      id: uuidFromName(`${messageId}/${route.id}`),
+      messageId,
+      routeId: route.id,
+      destinationConnectionId: route.destinationConnectionId,
+      status: DeliveryStatus.PENDING,
+      attempts: 0,
+      roundStartAttempts: 0,
+      nextAttemptAt: null,
+      reasonCode: null,
+      lastError: null,
+      dataOverride: null,
+      deliveredAt: null,
+      createdAt: now,
+      updatedAt: now,
+    }));
+    if (rows.length > 0) await this.dataSource.createQueryBuilder().insert().into(DeliveryEntity).orIgnore().values(rows).execute();
+    const routed = await this.messages.update(
+      { id: messageId, status: MessageStatus.RECEIVED },
+      { canonical: event, eventType: event.type, status: rows.length > 0 ? MessageStatus.ROUTED : MessageStatus.COMPLETED, reasonCode: null, error: null, updatedAt: now },
+    );
+    if (!routed.affected || rows.length === 0) return; // another run of this job routed it and enqueues its deliveries
+    await this.pool.ensure(rows.map((d) => d.destinationConnectionId));
+    await this.queues.enqueueDeliveries(rows.map((d) => ({ deliveryId: d.id, destinationConnectionId: d.destinationConnectionId, attempts: 0 })));
+  }
 
-    // Re-read so a repeated run enqueues the rows that won, not the ids it just generated.
+  /** A repeated job for a message already routed: enqueue whatever of it is still pending. */
+  private async enqueuePending(messageId: string): Promise<void> {
     const pending = await this.deliveries.findBy({ messageId, status: DeliveryStatus.PENDING });
     await this.pool.ensure(pending.map((d) => d.destinationConnectionId));
     await this.queues.enqueueDeliveries(

@@ -1,0 +1,152 @@
+import { randomUUID } from 'node:crypto';
+import { Injectable, Logger } from '@nestjs/common';
+import { DataSource, EntityManager } from 'typeorm';
+import { ReasonCode } from '@omnihub/core';
+import {
+  AttemptOutcome,
+  DeliveryAttemptEntity,
+  DeliveryStatus,
+  GroupCommit,
+  TERMINAL_DELIVERY_STATUSES,
+  runSql,
+  typed,
+} from '@omnihub/persistence';
+import { openDeadLetter } from '../dead-letters';
+
+/** One finished attempt, as the delivery service hands it over for recording. */
+export interface AttemptRecord {
+  deliveryId: string;
+  messageId: string;
+  destinationConnectionId: string;
+  /** `attempts` when the attempt started; the claim fails if another run recorded it meanwhile. */
+  previousAttempts: number;
+  outcome: AttemptOutcome;
+  startedAt: Date;
+  latencyMs: number;
+  httpStatus: number | null;
+  reasonCode: ReasonCode | null;
+  error: string | null;
+  nextAttemptAt: Date | null;
+}
+
+const STATUS_BY_OUTCOME: Record<AttemptOutcome, DeliveryStatus> = {
+  delivered: DeliveryStatus.DELIVERED,
+  retry: DeliveryStatus.RETRYING,
+  dead_letter: DeliveryStatus.DEAD_LETTERED,
+};
+const TERMINAL = TERMINAL_DELIVERY_STATUSES as string[];
+
+/**
+ * Records delivery attempts with group commit: the outcomes of deliveries that finish together
+ * are written in one transaction (one multi-row conditional UPDATE, one multi-row INSERT, one
+ * completion check), instead of a transaction each. `record` resolves once its row is committed,
+ * with whether this run's claim on the attempt won.
+ */
+@Injectable()
+export class DeliveryLedger {
+  private readonly logger = new Logger(DeliveryLedger.name);
+  private readonly outcomes = new GroupCommit<AttemptRecord, boolean>((records) => this.writeOutcomes(records), 200);
+  private readonly marks = new GroupCommit<{ deliveryId: string; attempts: number }, void>((marks) => this.writeMarks(marks), 500);
+
+  constructor(private readonly dataSource: DataSource) {}
+
+  record(record: AttemptRecord): Promise<boolean> {
+    return this.outcomes.submit(record);
+  }
+
+  /**
+   * Shows the delivery as in flight. Not awaited by the sender: the state is informational, and the
+   * attempts condition keeps a late mark from overwriting the outcome that follows it.
+   */
+  markDelivering(deliveryId: string, attempts: number): void {
+    this.marks.submit({ deliveryId, attempts }).catch((error: Error) => this.logger.warn(`delivering marks not written: ${error.message}`));
+  }
+
+  private async writeMarks(marks: Array<{ deliveryId: string; attempts: number }>): Promise<void[]> {
+    const values = marks.map((_, i) => `(:id${i}, ${typed(`attempts${i}`, 'integer')})`).join(', ');
+    const params: Record<string, unknown> = { now: new Date(), delivering: DeliveryStatus.DELIVERING, open: [DeliveryStatus.PENDING, DeliveryStatus.RETRYING] };
+    marks.forEach((m, i) => Object.assign(params, { [`id${i}`]: m.deliveryId, [`attempts${i}`]: m.attempts }));
+    await runSql(
+      this.dataSource,
+      `WITH v(id, attempts) AS (VALUES ${values})
+       UPDATE deliveries SET status = :delivering, updated_at = :now
+       FROM v WHERE deliveries.id = v.id AND deliveries.attempts = v.attempts AND deliveries.status IN (:...open)`,
+      params,
+    );
+    return marks.map(() => undefined);
+  }
+
+  private async writeOutcomes(records: AttemptRecord[]): Promise<boolean[]> {
+    const now = new Date();
+    return this.dataSource.transaction(async (manager) => {
+      const params: Record<string, unknown> = { now, terminal: TERMINAL };
+      const values = records
+        .map((r, i) => {
+          Object.assign(params, {
+            [`id${i}`]: r.deliveryId,
+            [`prev${i}`]: r.previousAttempts,
+            [`attempts${i}`]: r.previousAttempts + 1,
+            [`status${i}`]: STATUS_BY_OUTCOME[r.outcome],
+            [`next${i}`]: r.nextAttemptAt,
+            [`reason${i}`]: r.reasonCode,
+            [`error${i}`]: r.error,
+            [`delivered${i}`]: r.outcome === 'delivered' ? now : null,
+          });
+          return `(:id${i}, ${typed(`prev${i}`, 'integer')}, ${typed(`attempts${i}`, 'integer')}, :status${i}, ${typed(`next${i}`, 'timestamp')}, ${typed(`reason${i}`, 'text')}, ${typed(`error${i}`, 'text')}, ${typed(`delivered${i}`, 'timestamp')})`;
+        })
+        .join(', ');
+      const claimed = await runSql<{ id: string }>(
+        manager,
+        `WITH v(id, prev, attempts, status, next_attempt_at, reason_code, last_error, delivered_at) AS (VALUES ${values})
+         UPDATE deliveries SET attempts = v.attempts, status = v.status, next_attempt_at = v.next_attempt_at,
+           reason_code = v.reason_code, last_error = v.last_error, delivered_at = v.delivered_at, updated_at = :now
+         FROM v WHERE deliveries.id = v.id AND deliveries.attempts = v.prev AND deliveries.status NOT IN (:...terminal)
+         RETURNING deliveries.id`,
+        params,
+      );
+      const won = new Set(claimed.rows.map((row) => row.id));
+      const recorded = records.filter((r) => won.has(r.deliveryId));
+      if (recorded.length === 0) return records.map(() => false);
+
+      await manager.insert(
+        DeliveryAttemptEntity,
+        recorded.map((r) => ({
+          id: randomUUID(),
+          deliveryId: r.deliveryId,
+          attemptNumber: r.previousAttempts + 1,
+          startedAt: r.startedAt,
+          latencyMs: r.latencyMs,
+          httpStatus: r.httpStatus,
+          outcome: r.outcome,
+          reasonCode: r.reasonCode,
+          error: r.error,
+        })),
+      );
+      for (const r of recorded.filter((r) => r.outcome === 'dead_letter')) {
+        await openDeadLetter(manager, {
+          stage: 'deliver',
+          messageId: r.messageId,
+          deliveryId: r.deliveryId,
+          connectionId: r.destinationConnectionId,
+          reasonCode: r.reasonCode ?? ReasonCode.DESTINATION_REJECTED,
+          error: r.error ?? 'delivery failed',
+          details: [{ path: '', message: `gave up after attempt ${r.previousAttempts + 1}` }],
+        });
+      }
+      const finished = [...new Set(recorded.filter((r) => r.outcome !== 'retry').map((r) => r.messageId))];
+      if (finished.length > 0) await completeMessages(manager, finished, now);
+      return records.map((r) => won.has(r.deliveryId));
+    });
+  }
+}
+
+/** A message is completed once every one of its deliveries has reached a terminal state. */
+export async function completeMessages(target: DataSource | EntityManager, messageIds: string[], now: Date): Promise<void> {
+  await runSql(
+    target,
+    `UPDATE messages SET status = :completed, updated_at = :now
+     WHERE id IN (:...ids) AND status = :routed
+       AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_id = messages.id AND d.status NOT IN (:...terminal))`,
+    { completed: 'completed', routed: 'routed', now, ids: messageIds, terminal: TERMINAL },
+  );
+}

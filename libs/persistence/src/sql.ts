@@ -1,0 +1,32 @@
+import { DataSource, EntityManager } from 'typeorm';
+import { isPostgres } from './columns';
+
+/**
+ * Hand-written SQL for the few hot-path statements TypeORM cannot express (multi-row conditional
+ * updates). Named parameters (`:name`, `:...list`) are turned into each dialect's placeholders by
+ * TypeORM's driver, which also converts Dates for SQLite.
+ */
+export async function runSql<T = Record<string, unknown>>(
+  target: DataSource | EntityManager,
+  sql: string,
+  parameters: Record<string, unknown>,
+): Promise<{ rows: T[]; affected: number }> {
+  const dataSource = target instanceof DataSource ? target : target.connection;
+  const [query, params] = dataSource.driver.escapeQueryWithParameters(sql, parameters, {});
+  const runner = target instanceof DataSource ? dataSource.createQueryRunner() : target.queryRunner!;
+  try {
+    const result = await runner.query(query, params, true);
+    return { rows: (result.records ?? []) as T[], affected: result.affected ?? 0 };
+  } finally {
+    if (target instanceof DataSource) await runner.release();
+  }
+}
+
+/**
+ * A typed placeholder inside VALUES, where PostgreSQL cannot infer types. SQLite must not be told
+ * `timestamptz` (an unknown type name there means NUMERIC affinity, which would mangle the text).
+ */
+export function typed(name: string, type: 'integer' | 'timestamp' | 'text'): string {
+  if (type === 'timestamp') return isPostgres() ? `CAST(:${name} AS timestamptz)` : `CAST(:${name} AS text)`;
+  return `CAST(:${name} AS ${type})`;
+}
