@@ -81,6 +81,49 @@ function machine() {
   };
 }
 
+// One bench run at a time per machine: every run drops and recreates the same database
+// (omnihub_bench) before each target start, empties results/logs/ and writes results/latest.*, so a
+// second run started alongside would wipe the first one's hub database mid-measurement (404s, 500s,
+// "relation does not exist") and its logs. A later run waits for the earlier one to finish.
+const LOCK_FILE = path.join(os.tmpdir(), 'omnihub-bench.lock');
+const LOCK_WAIT_MS = 15 * 60_000;
+
+function alive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return err.code === 'EPERM';
+  }
+}
+
+async function acquireRunLock(log) {
+  const began = Date.now();
+  let told = false;
+  for (;;) {
+    try {
+      fs.writeFileSync(LOCK_FILE, `${process.pid}\n`, { flag: 'wx' });
+      process.once('exit', () => {
+        try {
+          if (fs.readFileSync(LOCK_FILE, 'utf8').trim() === String(process.pid)) fs.unlinkSync(LOCK_FILE);
+        } catch { /* already gone */ }
+      });
+      return;
+    } catch (err) {
+      if (err.code !== 'EEXIST') throw err;
+    }
+    const holder = Number(fs.readFileSync(LOCK_FILE, 'utf8').trim()) || 0;
+    if (!holder || !alive(holder)) {
+      fs.rmSync(LOCK_FILE, { force: true }); // left by a run that was killed
+      continue;
+    }
+    if (Date.now() - began > LOCK_WAIT_MS) throw new Error(`another bench run (pid ${holder}) still holds ${LOCK_FILE} after ${LOCK_WAIT_MS / 60_000} min`);
+    if (!told) log(`waiting for another bench run (pid ${holder}) to finish: runs share the database omnihub_bench`);
+    told = true;
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+}
+
 async function startSink() {
   const port = await freePort();
   const proc = start({ name: 'sink', args: [path.join(__dirname, 'lib', 'sink.js'), '--port', String(port)] });
@@ -96,9 +139,10 @@ async function main() {
     console.log(`scenarios: ${SCENARIOS.map((s) => s.name).join(', ')}`);
     return 0;
   }
+  const log = (m) => console.log(m);
+  await acquireRunLock(log);
   const began = Date.now();
   const loadBefore = Number(os.loadavg()[0].toFixed(2));
-  const log = (m) => console.log(m);
   const runTag = Date.now().toString(36);
   const secret = `bench-secret-${runTag}`;
   fs.rmSync(LOG_DIR, { recursive: true, force: true }); // logs of this run only

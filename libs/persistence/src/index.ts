@@ -12,5 +12,5 @@ export * from './entities/message.entity';
 export * from './entities/route.entity';
 export * from './persistence.module';
 export * from './stores';
-export * from './group-commit';
+export * from './batcher';
 export * from './sql';

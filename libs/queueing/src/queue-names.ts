@@ -17,8 +17,9 @@ const DELIVER_QUEUE_PREFIX = 'deliver.';
 export const deliverQueueName = (destinationConnectionId: string): string => `${DELIVER_QUEUE_PREFIX}${destinationConnectionId}`;
 
 /** Jobs carry ids only; processors load everything else from the database. */
+/** A transform job carries the ids of the messages one ingest batch committed together. */
 export interface TransformJobData {
-  messageId: string;
+  messageIds: string[];
 }
 
 export interface DeliverJobData {
@@ -30,5 +31,5 @@ export interface DeliverJobData {
  * again (relay, replay, a repeated transform) is a no-op. The attempt number is part of the id, so
  * the next retry is a new job.
  */
-export const transformJobId = (messageId: string): string => `t-${messageId}`;
+export const transformJobId = (messageIds: string[]): string => `t-${messageIds[0]}-${messageIds.length}`;
 export const deliverJobId = (deliveryId: string, attempts: number): string => `d-${deliveryId}-${attempts}`;

@@ -15,6 +15,7 @@ import { createRedis } from './redis';
 
 /** Finished jobs are removed at once: the database keeps the history, and job ids become free for replays. */
 const JOB_DEFAULTS: JobsOptions = { removeOnComplete: true, removeOnFail: true, attempts: 1 };
+const TRANSFORM_CHUNK = 25;
 
 export interface DeliverEnqueue {
   deliveryId: string;
@@ -49,13 +50,20 @@ export class QueueService implements OnModuleDestroy {
     return queue;
   }
 
+  /**
+   * Messages committed together are transformed together: one job per chunk, so the transform
+   * stage reads, writes and enqueues a whole chunk in a few round trips, and several chunks still
+   * run in parallel.
+   */
   async enqueueTransforms(messageIds: string[]): Promise<void> {
     if (messageIds.length === 0) return;
+    const chunks: string[][] = [];
+    for (let i = 0; i < messageIds.length; i += TRANSFORM_CHUNK) chunks.push(messageIds.slice(i, i + TRANSFORM_CHUNK));
     await this.queue(QueueName.TRANSFORM).addBulk(
-      messageIds.map((messageId) => ({
+      chunks.map((ids) => ({
         name: JobName.TRANSFORM_MESSAGE,
-        data: { messageId } satisfies TransformJobData,
-        opts: { ...JOB_DEFAULTS, jobId: transformJobId(messageId) },
+        data: { messageIds: ids } satisfies TransformJobData,
+        opts: { ...JOB_DEFAULTS, jobId: transformJobId(ids) },
       })),
     );
   }

@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { DataSource, In } from 'typeorm';
-import { GroupCommit, MessageEntity } from '@omnihub/persistence';
+import { Batcher, MessageEntity } from '@omnihub/persistence';
 import { QueueService } from '@omnihub/queueing';
 
 export interface IngestResult {
@@ -17,7 +17,7 @@ const MAX_BATCH = 500;
  */
 export class IngestBatcher {
   private readonly logger = new Logger(IngestBatcher.name);
-  private readonly group = new GroupCommit<MessageEntity, IngestResult>((rows) => this.write(rows), MAX_BATCH);
+  private readonly group = new Batcher<MessageEntity, IngestResult>((rows) => this.write(rows), MAX_BATCH);
 
   constructor(
     private readonly dataSource: DataSource,

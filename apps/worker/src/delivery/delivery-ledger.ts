@@ -6,7 +6,7 @@ import {
   AttemptOutcome,
   DeliveryAttemptEntity,
   DeliveryStatus,
-  GroupCommit,
+  Batcher,
   TERMINAL_DELIVERY_STATUSES,
   runSql,
   typed,
@@ -45,8 +45,8 @@ const TERMINAL = TERMINAL_DELIVERY_STATUSES as string[];
 @Injectable()
 export class DeliveryLedger {
   private readonly logger = new Logger(DeliveryLedger.name);
-  private readonly outcomes = new GroupCommit<AttemptRecord, boolean>((records) => this.writeOutcomes(records), 200);
-  private readonly marks = new GroupCommit<{ deliveryId: string; attempts: number }, void>((marks) => this.writeMarks(marks), 500);
+  private readonly outcomes = new Batcher<AttemptRecord, boolean>((records) => this.writeOutcomes(records), 200);
+  private readonly marks = new Batcher<{ deliveryId: string; attempts: number }, void>((marks) => this.writeMarks(marks), 500);
 
   constructor(private readonly dataSource: DataSource) {}
 

@@ -3,10 +3,12 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import { CanonicalEvent, ReasonCode } from '@omnihub/core';
 import { ConnectorRegistry, DeliveryOutcome, HTTP_CLIENT, HttpClient } from '@omnihub/connector-sdk';
-import { AttemptOutcome, ConnectionStore, DeliveryEntity, MessageEntity, TERMINAL_DELIVERY_STATUSES } from '@omnihub/persistence';
+import { AttemptOutcome, Batcher, ConnectionStore, DeliveryEntity, MessageEntity, TERMINAL_DELIVERY_STATUSES } from '@omnihub/persistence';
 import { QueueService } from '@omnihub/queueing';
 import { retryDelayMs } from './backoff';
 import { DeliveryLedger } from './delivery-ledger';
+
+type Loaded = { delivery: DeliveryEntity; canonical: CanonicalEvent | null };
 
 /**
  * One delivery attempt: load, send through the destination's connector, record the attempt (the
@@ -16,6 +18,8 @@ import { DeliveryLedger } from './delivery-ledger';
  */
 @Injectable()
 export class DeliveryService {
+  private readonly loads = new Batcher<string, Loaded | undefined>((ids) => this.loadBatch(ids), 200);
+
   constructor(
     @InjectRepository(DeliveryEntity) private readonly deliveries: Repository<DeliveryEntity>,
     private readonly ledger: DeliveryLedger,
@@ -26,7 +30,7 @@ export class DeliveryService {
   ) {}
 
   async run(deliveryId: string): Promise<void> {
-    const loaded = await this.load(deliveryId);
+    const loaded = await this.loads.submit(deliveryId);
     if (!loaded || TERMINAL_DELIVERY_STATUSES.includes(loaded.delivery.status)) return;
     const { delivery, canonical } = loaded;
     // Not routed yet (its transform is being retried): the transform enqueues this delivery when done.
@@ -77,17 +81,21 @@ export class DeliveryService {
     }
   }
 
-  /** The delivery and its message's canonical event, in one round trip. */
-  private async load(deliveryId: string): Promise<{ delivery: DeliveryEntity; canonical: CanonicalEvent | null } | undefined> {
-    const row = await this.deliveries
+  /** Deliveries with their message's canonical event; concurrent jobs share one query. */
+  private async loadBatch(deliveryIds: string[]): Promise<Array<Loaded | undefined>> {
+    const rows = await this.deliveries
       .createQueryBuilder('delivery')
       .innerJoin(MessageEntity, 'message', 'message.id = delivery.messageId')
       .addSelect('message.canonical', 'message_canonical')
-      .where('delivery.id = :deliveryId', { deliveryId })
-      .getRawAndEntities<{ message_canonical: string | null }>();
-    const delivery = row.entities[0];
-    if (!delivery) return undefined;
-    const text = row.raw[0]?.message_canonical;
-    return { delivery, canonical: text ? (JSON.parse(text) as CanonicalEvent) : null };
+      .where('delivery.id IN (:...deliveryIds)', { deliveryIds })
+      .getRawAndEntities<{ delivery_id: string; message_canonical: string | null }>();
+    const canonicalById = new Map(rows.raw.map((raw) => [raw.delivery_id, raw.message_canonical]));
+    const byId = new Map(
+      rows.entities.map((delivery) => {
+        const text = canonicalById.get(delivery.id);
+        return [delivery.id, { delivery, canonical: text ? (JSON.parse(text) as CanonicalEvent) : null }];
+      }),
+    );
+    return deliveryIds.map((id) => byId.get(id));
   }
 }

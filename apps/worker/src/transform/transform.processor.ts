@@ -16,6 +16,6 @@ export class TransformProcessor extends WorkerHost {
   }
 
   async process(job: Job<TransformJobData>): Promise<void> {
-    await this.transform.run(job.data.messageId);
+    await this.transform.run(job.data.messageIds);
   }
 }

@@ -1,19 +1,35 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { DataSource, Repository } from 'typeorm';
-import { CanonicalEvent, ReasonCode, uuidFromName } from '@omnihub/core';
+import { DataSource, In, Repository } from 'typeorm';
+import { CanonicalEvent, ErrorDetail, ReasonCode, uuidFromName } from '@omnihub/core';
 import { CanonicalTransformer, CompiledMapping } from '@omnihub/mapping';
-import { ConnectionStore, DeliveryEntity, DeliveryStatus, MessageEntity, MessageStatus, RouteEntity, RouteStore } from '@omnihub/persistence';
+import {
+  ConnectionStore,
+  DeliveryEntity,
+  DeliveryStatus,
+  MessageEntity,
+  MessageStatus,
+  RouteEntity,
+  RouteStore,
+  runSql,
+  typed,
+} from '@omnihub/persistence';
 import { QueueService } from '@omnihub/queueing';
 import { openDeadLetter } from '../dead-letters';
 import { DeliveryWorkerPool } from '../delivery/delivery-worker-pool';
 
 const FILTER_TIMEOUT_MS = 200;
 
+type Routed = { message: MessageEntity; event: CanonicalEvent; deliveries: DeliveryEntity[] };
+
 /**
- * The transform stage: vendor payload → canonical event → one delivery per matching route.
- * Idempotent: a repeated job finds the message already routed and only re-enqueues what is pending;
- * a delivery's id is derived from (message, route), so no run can create a second one.
+ * The transform stage: vendor payload → canonical event → one delivery per matching route, for a
+ * batch of messages at a time (those one ingest batch committed together): one read, one insert of
+ * deliveries, one update of messages and one enqueue for the whole batch.
+ *
+ * Idempotent: a delivery's id is derived from (message, route), so no run can create a second one;
+ * messages are routed with a conditional update (only from `received`), so of two runs of the same
+ * job only one enqueues; a repeated job for a routed message re-enqueues what is still pending.
  */
 @Injectable()
 export class TransformService {
@@ -30,16 +46,28 @@ export class TransformService {
     private readonly pool: DeliveryWorkerPool,
   ) {}
 
-  async run(messageId: string): Promise<void> {
-    const message = await this.messages.findOneBy({ id: messageId });
-    if (!message || message.status === MessageStatus.COMPLETED || message.status === MessageStatus.DEAD_LETTERED) return;
+  async run(messageIds: string[]): Promise<void> {
+    const messages = await this.messages.findBy({ id: In(messageIds) });
+    const fresh = messages.filter((m) => m.status === MessageStatus.RECEIVED);
+    const alreadyRouted = messages.filter((m) => m.status === MessageStatus.ROUTED);
 
-    if (message.status !== MessageStatus.RECEIVED && message.canonical) return this.enqueuePending(messageId);
+    const routed = (await Promise.all(fresh.map((message) => this.transformOne(message)))).filter((r): r is Routed => r !== undefined);
+    const won = await this.store(routed);
+    const toEnqueue = routed.filter((r) => won.has(r.message.id)).flatMap((r) => r.deliveries);
+    if (alreadyRouted.length > 0) {
+      toEnqueue.push(...(await this.deliveries.findBy({ messageId: In(alreadyRouted.map((m) => m.id)), status: DeliveryStatus.PENDING })));
+    }
+    if (toEnqueue.length === 0) return;
+    await this.pool.ensure([...new Set(toEnqueue.map((d) => d.destinationConnectionId))]);
+    await this.queues.enqueueDeliveries(toEnqueue.map((d) => ({ deliveryId: d.id, destinationConnectionId: d.destinationConnectionId, attempts: d.attempts })));
+  }
 
+  /** The canonical event and deliveries of one message, or undefined when it was dead-lettered. */
+  private async transformOne(message: MessageEntity): Promise<Routed | undefined> {
     const connection = await this.connections.get(message.connectionId);
     if (!connection) return this.deadLetter(message, ReasonCode.NO_MAPPING, `source connection ${message.connectionId} no longer exists`);
     const outcome = await this.transformer.transform({
-      messageId,
+      messageId: message.id,
       connection,
       topic: message.topic,
       body: message.editedBody ?? message.rawBody,
@@ -47,51 +75,68 @@ export class TransformService {
       receivedAt: message.receivedAt,
     });
     if (!outcome.ok) return this.deadLetter(message, outcome.reason, outcome.message, outcome.details);
-    const event = outcome.event;
 
     let matching: RouteEntity[];
     try {
-      matching = await this.matchRoutes(message.connectionId, event);
+      matching = await this.matchRoutes(message.connectionId, outcome.event);
     } catch (error) {
       return this.deadLetter(message, ReasonCode.MAPPING_ERROR, `route filter failed: ${(error as Error).message}`);
     }
-
-    // Deliveries first, then the message: a crash in between leaves a `received` message that the
-    // relay transforms again, and the deterministic delivery ids make that second insert a no-op.
     const now = new Date();
-    const rows = matching.map((route) => ({
-      id: uuidFromName(`${messageId}/${route.id}`),
-      messageId,
-      routeId: route.id,
-      destinationConnectionId: route.destinationConnectionId,
-      status: DeliveryStatus.PENDING,
-      attempts: 0,
-      roundStartAttempts: 0,
-      nextAttemptAt: null,
-      reasonCode: null,
-      lastError: null,
-      dataOverride: null,
-      deliveredAt: null,
-      createdAt: now,
-      updatedAt: now,
-    }));
-    if (rows.length > 0) await this.dataSource.createQueryBuilder().insert().into(DeliveryEntity).orIgnore().values(rows).execute();
-    const routed = await this.messages.update(
-      { id: messageId, status: MessageStatus.RECEIVED },
-      { canonical: event, eventType: event.type, status: rows.length > 0 ? MessageStatus.ROUTED : MessageStatus.COMPLETED, reasonCode: null, error: null, updatedAt: now },
+    const deliveries = matching.map((route) =>
+      Object.assign(new DeliveryEntity(), {
+        id: uuidFromName(`${message.id}/${route.id}`),
+        messageId: message.id,
+        routeId: route.id,
+        destinationConnectionId: route.destinationConnectionId,
+        status: DeliveryStatus.PENDING,
+        attempts: 0,
+        roundStartAttempts: 0,
+        nextAttemptAt: null,
+        reasonCode: null,
+        lastError: null,
+        dataOverride: null,
+        deliveredAt: null,
+        createdAt: now,
+        updatedAt: now,
+      }),
     );
-    if (!routed.affected || rows.length === 0) return; // another run of this job routed it and enqueues its deliveries
-    await this.pool.ensure(rows.map((d) => d.destinationConnectionId));
-    await this.queues.enqueueDeliveries(rows.map((d) => ({ deliveryId: d.id, destinationConnectionId: d.destinationConnectionId, attempts: 0 })));
+    return { message, event: outcome.event, deliveries };
   }
 
-  /** A repeated job for a message already routed: enqueue whatever of it is still pending. */
-  private async enqueuePending(messageId: string): Promise<void> {
-    const pending = await this.deliveries.findBy({ messageId, status: DeliveryStatus.PENDING });
-    await this.pool.ensure(pending.map((d) => d.destinationConnectionId));
-    await this.queues.enqueueDeliveries(
-      pending.map((d) => ({ deliveryId: d.id, destinationConnectionId: d.destinationConnectionId, attempts: d.attempts })),
+  /**
+   * Deliveries first, then messages: a crash in between leaves `received` messages that the relay
+   * transforms again, and the deterministic delivery ids make that second insert a no-op.
+   * Returns the ids of the messages this run routed.
+   */
+  private async store(routed: Routed[]): Promise<Set<string>> {
+    if (routed.length === 0) return new Set();
+    const rows = routed.flatMap((r) => r.deliveries);
+    if (rows.length > 0) await this.dataSource.createQueryBuilder().insert().into(DeliveryEntity).orIgnore().values(rows).execute();
+
+    const now = new Date();
+    const params: Record<string, unknown> = { now, received: MessageStatus.RECEIVED };
+    const values = routed
+      .map((r, i) => {
+        Object.assign(params, {
+          [`id${i}`]: r.message.id,
+          [`canonical${i}`]: JSON.stringify(r.event),
+          [`type${i}`]: r.event.type,
+          [`status${i}`]: r.deliveries.length > 0 ? MessageStatus.ROUTED : MessageStatus.COMPLETED,
+        });
+        return `(:id${i}, ${typed(`canonical${i}`, 'text')}, :type${i}, :status${i})`;
+      })
+      .join(', ');
+    const result = await runSql<{ id: string }>(
+      this.dataSource,
+      `WITH v(id, canonical, event_type, status) AS (VALUES ${values})
+       UPDATE messages SET canonical = v.canonical, event_type = v.event_type, status = v.status,
+         reason_code = NULL, error = NULL, updated_at = :now
+       FROM v WHERE messages.id = v.id AND messages.status = :received
+       RETURNING messages.id`,
+      params,
     );
+    return new Set(result.rows.map((row) => row.id));
   }
 
   private async matchRoutes(sourceConnectionId: string, event: CanonicalEvent): Promise<RouteEntity[]> {
@@ -114,10 +159,11 @@ export class TransformService {
     return compiled;
   }
 
-  private async deadLetter(message: MessageEntity, reasonCode: ReasonCode, error: string, details: { path: string; message: string }[] = []): Promise<void> {
+  private async deadLetter(message: MessageEntity, reasonCode: ReasonCode, error: string, details: ErrorDetail[] = []): Promise<undefined> {
     await this.dataSource.transaction(async (manager) => {
       await manager.update(MessageEntity, { id: message.id }, { status: MessageStatus.DEAD_LETTERED, reasonCode, error, updatedAt: new Date() });
       await openDeadLetter(manager, { stage: 'transform', messageId: message.id, deliveryId: null, connectionId: message.connectionId, reasonCode, error, details });
     });
+    return undefined;
   }
 }

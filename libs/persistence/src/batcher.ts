@@ -1,15 +1,16 @@
 /**
- * Group commit: callers that arrive while a write is in flight wait, then share the next write.
- * Each caller's promise settles only when the write holding its item has committed. Under load
- * many items share one round trip; at low load a write holds one item and adds no delay.
+ * Coalesces concurrent calls into batches: callers that arrive while a batch is in flight wait,
+ * then share the next one. For writes this is group commit (each caller's promise settles only
+ * once the write holding its item has committed); for reads, one query answers many callers.
+ * Under load many items share one round trip; at low load a batch holds one item and adds no delay.
  */
-export class GroupCommit<TItem, TResult> {
+export class Batcher<TItem, TResult> {
   private pending: Array<{ item: TItem; resolve: (result: TResult) => void; reject: (error: unknown) => void }> = [];
   private writing = false;
 
-  /** `write` gets up to `maxBatch` items and answers one result per item, in order. */
+  /** `run` gets up to `maxBatch` items and answers one result per item, in order. */
   constructor(
-    private readonly write: (items: TItem[]) => Promise<TResult[]>,
+    private readonly run: (items: TItem[]) => Promise<TResult[]>,
     private readonly maxBatch = 500,
   ) {}
 
@@ -26,7 +27,7 @@ export class GroupCommit<TItem, TResult> {
       while (this.pending.length > 0) {
         const batch = this.pending.splice(0, this.maxBatch);
         try {
-          const results = await this.write(batch.map((p) => p.item));
+          const results = await this.run(batch.map((p) => p.item));
           batch.forEach((p, i) => p.resolve(results[i]!));
         } catch (error) {
           for (const p of batch) p.reject(error);
