@@ -1,5 +1,5 @@
 import { BullModule } from '@nestjs/bullmq';
-import { Module, OnModuleInit } from '@nestjs/common';
+import { BeforeApplicationShutdown, Module, OnModuleInit } from '@nestjs/common';
 import { HUB_CONFIG, HubConfig } from '@omnihub/core';
 import { QueueName, redisOptionsFromUrl } from '@omnihub/queueing';
 import { DeliveryWorkerPool } from './delivery/delivery-worker-pool';
@@ -23,7 +23,21 @@ const PROCESSORS = [TransformProcessor];
   ],
   providers: [...PROCESSORS, TransformService, DeliveryService, DeliveryLedger, DeliveryWorkerPool, RelayService],
 })
-export class WorkerModule implements OnModuleInit {
+export class WorkerModule implements OnModuleInit, BeforeApplicationShutdown {
+  constructor(
+    private readonly transform: TransformProcessor,
+    private readonly pool: DeliveryWorkerPool,
+    private readonly relay: RelayService,
+  ) {}
+
+  /**
+   * Stops taking jobs and lets the running ones finish while Redis and the database are still open
+   * (both close in the later shutdown phase), so a graceful stop never fails a job half-way.
+   */
+  async beforeApplicationShutdown(): Promise<void> {
+    await Promise.all([this.transform.worker.close(), this.pool.close(), this.relay.stop()]);
+  }
+
   /** Refuses to start when a queue has no processor, so no work is ever enqueued where nothing reads it. */
   onModuleInit(): void {
     const served = new Set<string>(PROCESSORS.map((p) => p.queue));

@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { JobsOptions, Queue } from 'bullmq';
 import IORedis from 'ioredis';
 import { HUB_CONFIG, HubConfig } from '@omnihub/core';
@@ -26,7 +26,7 @@ export interface DeliverEnqueue {
 
 /** The producer side of every queue. One shared Redis connection for all producers. */
 @Injectable()
-export class QueueService implements OnModuleDestroy {
+export class QueueService implements OnApplicationShutdown {
   private readonly logger = new Logger(QueueService.name);
   readonly connection: IORedis;
   private readonly queues = new Map<string, Queue>();
@@ -87,7 +87,8 @@ export class QueueService implements OnModuleDestroy {
     );
   }
 
-  async onModuleDestroy(): Promise<void> {
+  /** After the workers stopped (before-shutdown phase), so no job is left without its producers. */
+  async onApplicationShutdown(): Promise<void> {
     await Promise.all([...this.queues.values()].map((q) => q.close().catch(() => undefined)));
     this.connection.disconnect();
   }

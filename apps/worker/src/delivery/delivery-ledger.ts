@@ -36,22 +36,29 @@ const STATUS_BY_OUTCOME: Record<AttemptOutcome, DeliveryStatus> = {
 };
 const TERMINAL = TERMINAL_DELIVERY_STATUSES as string[];
 
+type LedgerEntry = { kind: 'mark'; deliveryId: string; attempts: number } | { kind: 'outcome'; record: AttemptRecord };
+
+/** PostgreSQL's deadlock and serialization failures: the transaction did nothing and can run again. */
+const RETRYABLE_SQLSTATES = new Set(['40P01', '40001']);
+const MAX_TRANSACTION_TRIES = 5;
+
 /**
- * Records delivery attempts with group commit: the outcomes of deliveries that finish together
- * are written in one transaction (one multi-row conditional UPDATE, one multi-row INSERT, one
- * completion check), instead of a transaction each. `record` resolves once its row is committed,
- * with whether this run's claim on the attempt won.
+ * Records delivery attempts with group commit: the in-flight marks and outcomes of deliveries that
+ * finish together are written in one transaction (one multi-row conditional UPDATE per kind, one
+ * multi-row INSERT, one completion check) instead of a transaction each. One writer per process,
+ * so this process's writes to `deliveries` never deadlock each other; a deadlock with another
+ * process is retried. `record` resolves once its row is committed, with whether this run's claim
+ * on the attempt won.
  */
 @Injectable()
 export class DeliveryLedger {
   private readonly logger = new Logger(DeliveryLedger.name);
-  private readonly outcomes = new Batcher<AttemptRecord, boolean>((records) => this.writeOutcomes(records), 200);
-  private readonly marks = new Batcher<{ deliveryId: string; attempts: number }, void>((marks) => this.writeMarks(marks), 500);
+  private readonly writer = new Batcher<LedgerEntry, boolean>((entries) => this.write(entries), 300);
 
   constructor(private readonly dataSource: DataSource) {}
 
   record(record: AttemptRecord): Promise<boolean> {
-    return this.outcomes.submit(record);
+    return this.writer.submit({ kind: 'outcome', record });
   }
 
   /**
@@ -59,85 +66,99 @@ export class DeliveryLedger {
    * attempts condition keeps a late mark from overwriting the outcome that follows it.
    */
   markDelivering(deliveryId: string, attempts: number): void {
-    this.marks.submit({ deliveryId, attempts }).catch((error: Error) => this.logger.warn(`delivering marks not written: ${error.message}`));
+    this.writer.submit({ kind: 'mark', deliveryId, attempts }).catch((error: Error) => this.logger.warn(`delivering mark not written: ${error.message}`));
   }
 
-  private async writeMarks(marks: Array<{ deliveryId: string; attempts: number }>): Promise<void[]> {
-    const values = marks.map((_, i) => `(:id${i}, ${typed(`attempts${i}`, 'integer')})`).join(', ');
-    const params: Record<string, unknown> = { now: new Date(), delivering: DeliveryStatus.DELIVERING, open: [DeliveryStatus.PENDING, DeliveryStatus.RETRYING] };
-    marks.forEach((m, i) => Object.assign(params, { [`id${i}`]: m.deliveryId, [`attempts${i}`]: m.attempts }));
-    await runSql(
-      this.dataSource,
-      `WITH v(id, attempts) AS (VALUES ${values})
-       UPDATE deliveries SET status = :delivering, updated_at = :now
-       FROM v WHERE deliveries.id = v.id AND deliveries.attempts = v.attempts AND deliveries.status IN (:...open)`,
+  private async write(entries: LedgerEntry[]): Promise<boolean[]> {
+    const marks = entries.flatMap((e) => (e.kind === 'mark' ? [e] : []));
+    const records = entries.flatMap((e) => (e.kind === 'outcome' ? [e.record] : []));
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const won = await this.dataSource.transaction(async (manager) => {
+          if (marks.length > 0) await writeMarks(manager, marks);
+          return records.length > 0 ? this.writeOutcomes(manager, records) : new Set<string>();
+        });
+        return entries.map((e) => e.kind === 'mark' || won.has(e.record.deliveryId));
+      } catch (error) {
+        const code = (error as { driverError?: { code?: string }; code?: string }).driverError?.code ?? (error as { code?: string }).code;
+        if (!code || !RETRYABLE_SQLSTATES.has(code) || attempt >= MAX_TRANSACTION_TRIES) throw error;
+      }
+    }
+  }
+
+  private async writeOutcomes(manager: EntityManager, records: AttemptRecord[]): Promise<Set<string>> {
+    const now = new Date();
+    const params: Record<string, unknown> = { now, terminal: TERMINAL };
+    const values = records
+      .map((r, i) => {
+        Object.assign(params, {
+          [`id${i}`]: r.deliveryId,
+          [`prev${i}`]: r.previousAttempts,
+          [`attempts${i}`]: r.previousAttempts + 1,
+          [`status${i}`]: STATUS_BY_OUTCOME[r.outcome],
+          [`next${i}`]: r.nextAttemptAt,
+          [`reason${i}`]: r.reasonCode,
+          [`error${i}`]: r.error,
+          [`delivered${i}`]: r.outcome === 'delivered' ? now : null,
+        });
+        return `(:id${i}, ${typed(`prev${i}`, 'integer')}, ${typed(`attempts${i}`, 'integer')}, :status${i}, ${typed(`next${i}`, 'timestamp')}, ${typed(`reason${i}`, 'text')}, ${typed(`error${i}`, 'text')}, ${typed(`delivered${i}`, 'timestamp')})`;
+      })
+      .join(', ');
+    const claimed = await runSql<{ id: string }>(
+      manager,
+      `WITH v(id, prev, attempts, status, next_attempt_at, reason_code, last_error, delivered_at) AS (VALUES ${values})
+       UPDATE deliveries SET attempts = v.attempts, status = v.status, next_attempt_at = v.next_attempt_at,
+         reason_code = v.reason_code, last_error = v.last_error, delivered_at = v.delivered_at, updated_at = :now
+       FROM v WHERE deliveries.id = v.id AND deliveries.attempts = v.prev AND deliveries.status NOT IN (:...terminal)
+       RETURNING deliveries.id`,
       params,
     );
-    return marks.map(() => undefined);
-  }
+    const won = new Set(claimed.rows.map((row) => row.id));
+    const recorded = records.filter((r) => won.has(r.deliveryId));
+    if (recorded.length === 0) return won;
 
-  private async writeOutcomes(records: AttemptRecord[]): Promise<boolean[]> {
-    const now = new Date();
-    return this.dataSource.transaction(async (manager) => {
-      const params: Record<string, unknown> = { now, terminal: TERMINAL };
-      const values = records
-        .map((r, i) => {
-          Object.assign(params, {
-            [`id${i}`]: r.deliveryId,
-            [`prev${i}`]: r.previousAttempts,
-            [`attempts${i}`]: r.previousAttempts + 1,
-            [`status${i}`]: STATUS_BY_OUTCOME[r.outcome],
-            [`next${i}`]: r.nextAttemptAt,
-            [`reason${i}`]: r.reasonCode,
-            [`error${i}`]: r.error,
-            [`delivered${i}`]: r.outcome === 'delivered' ? now : null,
-          });
-          return `(:id${i}, ${typed(`prev${i}`, 'integer')}, ${typed(`attempts${i}`, 'integer')}, :status${i}, ${typed(`next${i}`, 'timestamp')}, ${typed(`reason${i}`, 'text')}, ${typed(`error${i}`, 'text')}, ${typed(`delivered${i}`, 'timestamp')})`;
-        })
-        .join(', ');
-      const claimed = await runSql<{ id: string }>(
-        manager,
-        `WITH v(id, prev, attempts, status, next_attempt_at, reason_code, last_error, delivered_at) AS (VALUES ${values})
-         UPDATE deliveries SET attempts = v.attempts, status = v.status, next_attempt_at = v.next_attempt_at,
-           reason_code = v.reason_code, last_error = v.last_error, delivered_at = v.delivered_at, updated_at = :now
-         FROM v WHERE deliveries.id = v.id AND deliveries.attempts = v.prev AND deliveries.status NOT IN (:...terminal)
-         RETURNING deliveries.id`,
-        params,
-      );
-      const won = new Set(claimed.rows.map((row) => row.id));
-      const recorded = records.filter((r) => won.has(r.deliveryId));
-      if (recorded.length === 0) return records.map(() => false);
-
-      await manager.insert(
-        DeliveryAttemptEntity,
-        recorded.map((r) => ({
-          id: randomUUID(),
-          deliveryId: r.deliveryId,
-          attemptNumber: r.previousAttempts + 1,
-          startedAt: r.startedAt,
-          latencyMs: r.latencyMs,
-          httpStatus: r.httpStatus,
-          outcome: r.outcome,
-          reasonCode: r.reasonCode,
-          error: r.error,
-        })),
-      );
-      for (const r of recorded.filter((r) => r.outcome === 'dead_letter')) {
-        await openDeadLetter(manager, {
-          stage: 'deliver',
-          messageId: r.messageId,
-          deliveryId: r.deliveryId,
-          connectionId: r.destinationConnectionId,
-          reasonCode: r.reasonCode ?? ReasonCode.DESTINATION_REJECTED,
-          error: r.error ?? 'delivery failed',
-          details: [{ path: '', message: `gave up after attempt ${r.previousAttempts + 1}` }],
-        });
-      }
-      const finished = [...new Set(recorded.filter((r) => r.outcome !== 'retry').map((r) => r.messageId))];
-      if (finished.length > 0) await completeMessages(manager, finished, now);
-      return records.map((r) => won.has(r.deliveryId));
-    });
+    await manager.insert(
+      DeliveryAttemptEntity,
+      recorded.map((r) => ({
+        id: randomUUID(),
+        deliveryId: r.deliveryId,
+        attemptNumber: r.previousAttempts + 1,
+        startedAt: r.startedAt,
+        latencyMs: r.latencyMs,
+        httpStatus: r.httpStatus,
+        outcome: r.outcome,
+        reasonCode: r.reasonCode,
+        error: r.error,
+      })),
+    );
+    for (const r of recorded.filter((r) => r.outcome === 'dead_letter')) {
+      await openDeadLetter(manager, {
+        stage: 'deliver',
+        messageId: r.messageId,
+        deliveryId: r.deliveryId,
+        connectionId: r.destinationConnectionId,
+        reasonCode: r.reasonCode ?? ReasonCode.DESTINATION_REJECTED,
+        error: r.error ?? 'delivery failed',
+        details: [{ path: '', message: `gave up after attempt ${r.previousAttempts + 1}` }],
+      });
+    }
+    const finished = [...new Set(recorded.filter((r) => r.outcome !== 'retry').map((r) => r.messageId))];
+    if (finished.length > 0) await completeMessages(manager, finished, now);
+    return won;
   }
+}
+
+async function writeMarks(manager: EntityManager, marks: Array<{ deliveryId: string; attempts: number }>): Promise<void> {
+  const values = marks.map((_, i) => `(:id${i}, ${typed(`attempts${i}`, 'integer')})`).join(', ');
+  const params: Record<string, unknown> = { now: new Date(), delivering: DeliveryStatus.DELIVERING, open: [DeliveryStatus.PENDING, DeliveryStatus.RETRYING] };
+  marks.forEach((m, i) => Object.assign(params, { [`id${i}`]: m.deliveryId, [`attempts${i}`]: m.attempts }));
+  await runSql(
+    manager,
+    `WITH v(id, attempts) AS (VALUES ${values})
+     UPDATE deliveries SET status = :delivering, updated_at = :now
+     FROM v WHERE deliveries.id = v.id AND deliveries.attempts = v.attempts AND deliveries.status IN (:...open)`,
+    params,
+  );
 }
 
 /** A message is completed once every one of its deliveries has reached a terminal state. */

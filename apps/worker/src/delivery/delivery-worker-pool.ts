@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { Worker } from 'bullmq';
 import { HUB_CONFIG, HubConfig } from '@omnihub/core';
 import { ConnectorRegistry } from '@omnihub/connector-sdk';
@@ -14,7 +14,7 @@ const SYNC_INTERVAL_MS = 2000;
  * run time (maybe by another process), so the pool re-reads them every few seconds.
  */
 @Injectable()
-export class DeliveryWorkerPool implements OnApplicationBootstrap, OnApplicationShutdown {
+export class DeliveryWorkerPool implements OnApplicationBootstrap {
   private readonly logger = new Logger(DeliveryWorkerPool.name);
   private readonly workers = new Map<string, { worker: Worker; settingsKey: string }>();
   private timer: NodeJS.Timeout | undefined;
@@ -86,7 +86,8 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, OnApplication
     return worker;
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  /** Waits for running deliveries to finish; called by the worker module before shutdown. */
+  async close(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     await this.syncing;
     await Promise.all([...this.workers.values()].map((entry) => entry.worker.close()));

@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { In, LessThan, Repository } from 'typeorm';
 import { HUB_CONFIG, HubConfig } from '@omnihub/core';
@@ -14,7 +14,7 @@ const SWEEP_BATCH = 1000;
  * after Redis lost its data (flush, restart without persistence) it brings the work back.
  */
 @Injectable()
-export class RelayService implements OnApplicationBootstrap, OnApplicationShutdown {
+export class RelayService implements OnApplicationBootstrap {
   private readonly logger = new Logger(RelayService.name);
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<unknown> | undefined;
@@ -71,7 +71,7 @@ export class RelayService implements OnApplicationBootstrap, OnApplicationShutdo
     return { messages: stuckMessages.length, deliveries: stuckDeliveries.length };
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     await this.running;
   }
