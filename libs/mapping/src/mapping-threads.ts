@@ -39,7 +39,8 @@ const parseNumber = (v) => (isInteger(v) && !isSafeNumber(v) ? v : Number(v));
 parentPort.on('message', async ({ id, key, expression, body, bindings }) => {
   let input;
   try {
-    input = parse(body, null, parseNumber);
+    // Same rule as parseVendorJson in libs/core: the native parser unless a number could lose digits.
+    input = /\\d{16}/.test(body) ? parse(body, null, parseNumber) : JSON.parse(body);
   } catch (error) {
     parentPort.postMessage({ id, outcome: { ok: false, kind: 'parse', message: error.message } });
     return;
