@@ -74,6 +74,14 @@ describe('mappings: publish, dry run, and failures that dead-letter', () => {
     expect((received.json as { data: { lines: unknown[] } }).data.lines).toEqual([{ sku: 'SKU-1', quantity: 2, unitPrice: { amount: '5.00', currency: 'USD' } }]);
   });
 
+  it('parses the body losslessly on the mapping thread: an id beyond 2^53 arrives digit-exact', async () => {
+    const source = await pipeline('generic-http/webshop-live');
+    const raw = JSON.stringify({ ...VENDOR_ORDER, id: '__ID__' }).replace('"__ID__"', '5745678901234567891');
+    const res = await postWebhook(hub, source.id, raw);
+    const received = await waitFor(async () => sink.requests.find((r) => (r.json as { id: string }).id === res.body.messageId), 'delivery');
+    expect((received.json as { data: { externalIds: { webshop: string } } }).data.externalIds.webshop).toBe('5745678901234567891');
+  });
+
   async function deadLetterOf(messageId: string) {
     return waitFor(async () => {
       const list = await hub.admin.get('/api/dead-letters');
