@@ -3,9 +3,11 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { In, LessThan, Repository } from 'typeorm';
 import { HUB_CONFIG, HubConfig } from '@omnihub/core';
 import { DeliveryEntity, DeliveryStatus, MessageEntity, MessageStatus } from '@omnihub/persistence';
-import { QueueService } from '@omnihub/queueing';
+import { QueueName, QueueService } from '@omnihub/queueing';
 
 const SWEEP_BATCH = 1000;
+/** Ingress enqueues right after its commit; a message may be this much older than its job. */
+const COMMIT_TO_ENQUEUE_MS = 5000;
 
 /**
  * The database is the system of record and Redis only carries work. The relay re-enqueues every
@@ -44,7 +46,7 @@ export class RelayService implements OnApplicationBootstrap {
     const cutoff = new Date(Date.now() - this.config.relayGraceMs);
     const stuckMessages = await this.messages.find({
       select: { id: true },
-      where: { status: In([MessageStatus.RECEIVED, MessageStatus.TRANSFORMED]), updatedAt: LessThan(cutoff) },
+      where: { status: In([MessageStatus.RECEIVED, MessageStatus.TRANSFORMED]), updatedAt: LessThan(await this.transformCutoff(cutoff)) },
       order: { updatedAt: 'ASC' },
       take: SWEEP_BATCH,
     });
@@ -69,6 +71,17 @@ export class RelayService implements OnApplicationBootstrap {
       this.logger.log(`relay re-enqueued ${stuckMessages.length} messages and ${stuckDeliveries.length} deliveries`);
     }
     return { messages: stuckMessages.length, deliveries: stuckDeliveries.length };
+  }
+
+  /**
+   * Transform jobs carry batches, so their ids cannot dedupe a re-enqueue. Jobs are taken in FIFO
+   * order, though: a message still `received` that is older than the oldest waiting job has lost
+   * its job. Under a backlog this keeps the relay from enqueueing work that is merely queued.
+   */
+  private async transformCutoff(cutoff: Date): Promise<Date> {
+    const [oldest] = await this.queues.queue(QueueName.TRANSFORM).getJobs(['wait', 'prioritized'], 0, 0, true);
+    const before = oldest ? oldest.timestamp - COMMIT_TO_ENQUEUE_MS : Infinity;
+    return before < cutoff.getTime() ? new Date(before) : cutoff;
   }
 
   async stop(): Promise<void> {

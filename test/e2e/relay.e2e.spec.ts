@@ -1,0 +1,42 @@
+import { getRepositoryToken } from '@nestjs/typeorm';
+import { Repository } from 'typeorm';
+import { DeliveryEntity, MessageEntity } from '@omnihub/persistence';
+import { QueueName, QueueService } from '@omnihub/queueing';
+import { RelayService } from '../../apps/worker/src/relay/relay.service';
+import { TestHub, resetDatabase, startHub } from '../support/hub';
+import { canonicalOrder, createSource, postWebhook } from '../support/fixtures';
+
+describe('relay', () => {
+  let api: TestHub;
+  let relay: RelayService;
+  let queues: QueueService;
+
+  beforeAll(async () => {
+    // The api role alone: messages are accepted and queued, and nothing consumes them.
+    api = await startHub({ HUB_ROLE: 'api', HUB_RELAY_GRACE_MS: '0' });
+    await resetDatabase(api.dataSource);
+    queues = api.app.get(QueueService);
+    relay = new RelayService(
+      api.config,
+      api.app.get<Repository<MessageEntity>>(getRepositoryToken(MessageEntity)),
+      api.app.get<Repository<DeliveryEntity>>(getRepositoryToken(DeliveryEntity)),
+      queues,
+    );
+  });
+  afterAll(() => api.close());
+
+  it('leaves messages alone while their jobs are queued, and re-enqueues them once the jobs are gone', async () => {
+    const source = await createSource(api);
+    await Promise.all(Array.from({ length: 30 }, () => postWebhook(api, source.id, JSON.stringify(canonicalOrder()))));
+    const transform = queues.queue(QueueName.TRANSFORM);
+    expect(await transform.getWaitingCount()).toBeGreaterThan(0);
+
+    // Jobs are still waiting (a backlog, not a loss): re-enqueueing them would only double the work.
+    expect((await relay.sweep()).messages).toBe(0);
+
+    await transform.obliterate({ force: true }); // Redis lost the work
+    expect((await relay.sweep()).messages).toBe(30);
+    const queued = (await transform.getJobs(['wait'])).flatMap((job) => job.data.messageIds as string[]);
+    expect(new Set(queued).size).toBe(30);
+  });
+});
