@@ -8,15 +8,15 @@ import { DeadLettersService } from './admin/dead-letters.service';
 import { MappingsController } from './admin/mappings.controller';
 import { MessagesController } from './admin/messages.controller';
 import { RoutesController } from './admin/routes.controller';
+import { StatsController } from './admin/stats.controller';
 import { ApiKeyGuard } from './auth/api-key.guard';
 import { ApiKeysService } from './auth/api-keys.service';
-import { HealthController } from './health/health.controller';
 import { HubExceptionFilter } from './http/hub-exception.filter';
 import { IngressService } from './ingress/ingress.service';
 
 /** The api role: webhook ingress (registered as a raw Fastify route, see webhook-route.ts) and the admin API. */
 @Module({
-  controllers: [ConnectorsController, ConnectionsController, RoutesController, MappingsController, MessagesController, DeadLettersController, HealthController],
+  controllers: [ConnectorsController, ConnectionsController, RoutesController, MappingsController, MessagesController, DeadLettersController, StatsController],
   providers: [
     IngressService,
     ApiKeysService,

@@ -1,11 +1,12 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { ApiModule } from '../../api/src/api.module';
 import { WorkerModule } from '../../worker/src/worker.module';
-import { ConfigModule, HubConfig } from '@omnihub/core';
+import { ConfigModule, HubConfig, MetricsModule } from '@omnihub/core';
 import { ConnectorsModule } from '@omnihub/connector-sdk';
 import { MappingModule } from '@omnihub/mapping';
 import { PersistenceModule } from '@omnihub/persistence';
 import { QueueingModule } from '@omnihub/queueing';
+import { OpsModule } from './ops/ops.module';
 
 /** Shared infrastructure plus the roles this process plays (HUB_ROLE: all, api or worker). */
 @Module({})
@@ -16,7 +17,7 @@ export class HubModule {
     if (config.role !== 'api') roles.push(WorkerModule);
     return {
       module: HubModule,
-      imports: [ConfigModule.forRoot(config), PersistenceModule, QueueingModule, ConnectorsModule, MappingModule, ...roles],
+      imports: [ConfigModule.forRoot(config), MetricsModule, PersistenceModule, QueueingModule, ConnectorsModule, MappingModule, OpsModule, ...roles],
     };
   }
 }

@@ -6,3 +6,4 @@ export * from './paths';
 export * from './reason-codes';
 export * from './config.module';
 export * from './ids';
+export * from './metrics';

@@ -50,6 +50,11 @@ export class QueueService implements OnApplicationShutdown {
     return queue;
   }
 
+  /** The queues this process has produced to (for metrics). */
+  openQueues(): Queue[] {
+    return [...this.queues.values()];
+  }
+
   /**
    * Messages committed together are transformed together: one job per chunk, so the transform
    * stage reads, writes and enqueues a whole chunk in a few round trips, and several chunks still

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { HUB_CONFIG, HubConfig, HubError, ReasonCode } from '@omnihub/core';
+import { HUB_CONFIG, HubConfig, HubError, HubMetrics, ReasonCode } from '@omnihub/core';
 import { ConnectorRegistry, Headers } from '@omnihub/connector-sdk';
 import { ConnectionStore, MessageEntity, MessageStatus } from '@omnihub/persistence';
 import { QueueService } from '@omnihub/queueing';
@@ -19,6 +19,7 @@ export class IngressService {
     private readonly connections: ConnectionStore,
     private readonly connectors: ConnectorRegistry,
     @Inject(HUB_CONFIG) private readonly config: HubConfig,
+    private readonly metrics: HubMetrics,
     dataSource: DataSource,
     queues: QueueService,
   ) {
@@ -37,7 +38,10 @@ export class IngressService {
     const request = { rawBody, headers, url: this.webhookUrl(connectionId) };
     const context = { connectionId, config: connection.config, secrets: connection.secrets };
     const verdict = inbound.verify(request, context);
-    if (!verdict.ok) throw new HubError(ReasonCode.SIGNATURE_INVALID, `signature rejected: ${verdict.reason}`, 401);
+    if (!verdict.ok) {
+      this.metrics.webhooks.inc({ connection: connectionId, outcome: 'rejected' });
+      throw new HubError(ReasonCode.SIGNATURE_INVALID, `signature rejected: ${verdict.reason}`, 401);
+    }
 
     const { topic, deliveryId } = inbound.extract(request, context);
     const now = new Date();
@@ -57,7 +61,9 @@ export class IngressService {
       receivedAt: now,
       updatedAt: now,
     });
-    return this.batcher.submit(row);
+    const result = await this.batcher.submit(row);
+    this.metrics.webhooks.inc({ connection: connectionId, outcome: result.duplicate ? 'duplicate' : 'accepted' });
+    return result;
   }
 }
 

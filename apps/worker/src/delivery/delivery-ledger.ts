@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
-import { ReasonCode } from '@omnihub/core';
+import { HubMetrics, ReasonCode } from '@omnihub/core';
 import {
   AttemptOutcome,
   DeliveryAttemptEntity,
@@ -55,7 +55,10 @@ export class DeliveryLedger {
   private readonly logger = new Logger(DeliveryLedger.name);
   private readonly writer = new Batcher<LedgerEntry, boolean>((entries) => this.write(entries), 300);
 
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly metrics: HubMetrics,
+  ) {}
 
   record(record: AttemptRecord): Promise<boolean> {
     return this.writer.submit({ kind: 'outcome', record });
@@ -78,11 +81,20 @@ export class DeliveryLedger {
           if (marks.length > 0) await writeMarks(manager, marks);
           return records.length > 0 ? this.writeOutcomes(manager, records) : new Set<string>();
         });
+        this.count(records.filter((r) => won.has(r.deliveryId)));
         return entries.map((e) => e.kind === 'mark' || won.has(e.record.deliveryId));
       } catch (error) {
         const code = (error as { driverError?: { code?: string }; code?: string }).driverError?.code ?? (error as { code?: string }).code;
         if (!code || !RETRYABLE_SQLSTATES.has(code) || attempt >= MAX_TRANSACTION_TRIES) throw error;
       }
+    }
+  }
+
+  private count(recorded: AttemptRecord[]): void {
+    for (const r of recorded) {
+      this.metrics.deliveryAttempts.inc({ destination: r.destinationConnectionId, outcome: r.outcome, reason: r.reasonCode ?? '' });
+      this.metrics.deliveryLatency.observe({ destination: r.destinationConnectionId }, r.latencyMs / 1000);
+      if (r.outcome === 'dead_letter') this.metrics.deadLetters.inc({ stage: 'deliver', connection: r.destinationConnectionId, reason: r.reasonCode ?? '' });
     }
   }
 

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { DataSource, In, Repository } from 'typeorm';
-import { CanonicalEvent, ErrorDetail, ReasonCode, uuidFromName } from '@omnihub/core';
+import { CanonicalEvent, ErrorDetail, HubMetrics, ReasonCode, uuidFromName } from '@omnihub/core';
 import { CanonicalTransformer, CompiledMapping } from '@omnihub/mapping';
 import {
   ConnectionStore,
@@ -44,6 +44,7 @@ export class TransformService {
     private readonly transformer: CanonicalTransformer,
     private readonly queues: QueueService,
     private readonly pool: DeliveryWorkerPool,
+    private readonly metrics: HubMetrics,
   ) {}
 
   async run(messageIds: string[]): Promise<void> {
@@ -164,6 +165,7 @@ export class TransformService {
       await manager.update(MessageEntity, { id: message.id }, { status: MessageStatus.DEAD_LETTERED, reasonCode, error, updatedAt: new Date() });
       await openDeadLetter(manager, { stage: 'transform', messageId: message.id, deliveryId: null, connectionId: message.connectionId, reasonCode, error, details });
     });
+    this.metrics.deadLetters.inc({ stage: 'transform', connection: message.connectionId, reason: reasonCode });
     return undefined;
   }
 }

@@ -1,0 +1,107 @@
+import { Controller, Get, Query, UseGuards } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { Between, Repository } from 'typeorm';
+import { HubError } from '@omnihub/core';
+import { DeadLetterEntity, DeliveryAttemptEntity, DeliveryEntity, MessageEntity } from '@omnihub/persistence';
+import { ApiKeyGuard } from '../auth/api-key.guard';
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+const LATENCY_SAMPLE = 50000;
+const AGE_BUCKETS: Array<[string, number]> = [['under1h', 3600e3], ['under24h', DAY_MS], ['under7d', 7 * DAY_MS], ['older', Infinity]];
+
+function percentile(sorted: number[], p: number): number | null {
+  if (sorted.length === 0) return null;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+/**
+ * The operations overview (DESIGN.md §5): per connection, what came in and what went out, how
+ * much of it succeeded and how fast; and the open exceptions by reason and by age, so nothing
+ * sits unnoticed in the dead-letter store.
+ */
+@UseGuards(ApiKeyGuard)
+@Controller('api/stats')
+export class StatsController {
+  constructor(
+    @InjectRepository(MessageEntity) private readonly messages: Repository<MessageEntity>,
+    @InjectRepository(DeliveryAttemptEntity) private readonly attempts: Repository<DeliveryAttemptEntity>,
+    @InjectRepository(DeadLetterEntity) private readonly deadLetters: Repository<DeadLetterEntity>,
+  ) {}
+
+  @Get()
+  async stats(@Query('from') fromText?: string, @Query('to') toText?: string) {
+    const to = toText ? new Date(toText) : new Date();
+    const from = fromText ? new Date(fromText) : new Date(to.getTime() - DAY_MS);
+    if (Number.isNaN(from.getTime()) || Number.isNaN(to.getTime()) || from >= to) {
+      throw HubError.validation('from and to must be RFC 3339 timestamps with from before to', [{ path: '/from', message: 'invalid window' }]);
+    }
+    const minutes = (to.getTime() - from.getTime()) / 60000;
+
+    const inbound = await this.messages
+      .createQueryBuilder('m')
+      .select('m.connectionId', 'connectionId')
+      .addSelect('m.status', 'status')
+      .addSelect('COUNT(*)', 'count')
+      .where({ receivedAt: Between(from, to) })
+      .groupBy('m.connectionId')
+      .addGroupBy('m.status')
+      .getRawMany<{ connectionId: string; status: string; count: string }>();
+
+    const attempts = await this.attempts
+      .createQueryBuilder('a')
+      .innerJoin(DeliveryEntity, 'd', 'd.id = a.deliveryId')
+      .select('d.destinationConnectionId', 'connectionId')
+      .addSelect('a.outcome', 'outcome')
+      .addSelect('a.latencyMs', 'latencyMs')
+      .where({ startedAt: Between(from, to) })
+      .orderBy('a.startedAt', 'DESC')
+      .limit(LATENCY_SAMPLE)
+      .getRawMany<{ connectionId: string; outcome: string; latencyMs: number }>();
+
+    const connections = new Map<string, { received: Record<string, number>; attempts: Record<string, number>; latencies: number[] }>();
+    const entry = (id: string) => {
+      let e = connections.get(id);
+      if (!e) connections.set(id, (e = { received: {}, attempts: {}, latencies: [] }));
+      return e;
+    };
+    for (const row of inbound) entry(row.connectionId).received[row.status] = Number(row.count);
+    for (const row of attempts) {
+      const e = entry(row.connectionId);
+      e.attempts[row.outcome] = (e.attempts[row.outcome] ?? 0) + 1;
+      e.latencies.push(Number(row.latencyMs));
+    }
+
+    const open = await this.deadLetters.find({ where: { status: 'open' }, select: { reasonCode: true, stage: true, createdAt: true, connectionId: true } });
+    const now = Date.now();
+    const byReason: Record<string, number> = {};
+    const byAge: Record<string, number> = Object.fromEntries(AGE_BUCKETS.map(([name]) => [name, 0]));
+    for (const d of open) {
+      byReason[d.reasonCode] = (byReason[d.reasonCode] ?? 0) + 1;
+      const age = now - new Date(d.createdAt).getTime();
+      byAge[AGE_BUCKETS.find(([, limit]) => age < limit)![0]]! += 1;
+    }
+    const oldest = open.reduce<Date | null>((min, d) => (min === null || d.createdAt < min ? d.createdAt : min), null);
+
+    return {
+      window: { from: from.toISOString(), to: to.toISOString() },
+      connections: [...connections.entries()].map(([connectionId, e]) => {
+        const latencies = e.latencies.sort((a, b) => a - b);
+        const delivered = e.attempts.delivered ?? 0;
+        const deadLettered = e.attempts.dead_letter ?? 0;
+        const received = Object.values(e.received).reduce((a, b) => a + b, 0);
+        return {
+          connectionId,
+          inbound: { received, perMinute: received / minutes, byStatus: e.received },
+          outbound: {
+            attempts: e.attempts,
+            deliveredPerMinute: delivered / minutes,
+            // Of the deliveries that finished in the window, the share that reached the destination.
+            successRate: delivered + deadLettered > 0 ? delivered / (delivered + deadLettered) : null,
+            latencyMs: { p50: percentile(latencies, 50), p95: percentile(latencies, 95), p99: percentile(latencies, 99) },
+          },
+        };
+      }),
+      deadLetters: { open: open.length, byReason, byAge, oldestOpenAt: oldest },
+    };
+  }
+}

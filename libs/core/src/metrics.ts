@@ -1,0 +1,48 @@
+import { Global, Injectable, Module } from '@nestjs/common';
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * The hub's Prometheus metrics, defined in one place. Labels are connection ids (bounded by the
+ * configuration), outcomes and reason codes (fixed sets); never message ids.
+ */
+@Injectable()
+export class HubMetrics {
+  readonly registry = new Registry();
+
+  readonly webhooks = new Counter({
+    name: 'omnihub_webhooks_total',
+    help: 'Webhooks answered by ingress, by connection and outcome (accepted, duplicate, rejected).',
+    labelNames: ['connection', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly deadLetters = new Counter({
+    name: 'omnihub_dead_letters_total',
+    help: 'Work that was dead-lettered, by stage, connection and reason code.',
+    labelNames: ['stage', 'connection', 'reason'] as const,
+    registers: [this.registry],
+  });
+
+  readonly deliveryAttempts = new Counter({
+    name: 'omnihub_delivery_attempts_total',
+    help: 'Delivery attempts recorded, by destination connection, outcome and reason code.',
+    labelNames: ['destination', 'outcome', 'reason'] as const,
+    registers: [this.registry],
+  });
+
+  readonly deliveryLatency = new Histogram({
+    name: 'omnihub_delivery_attempt_duration_seconds',
+    help: 'Time from sending a delivery to the destination\'s answer.',
+    labelNames: ['destination'] as const,
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'omnihub_' });
+  }
+}
+
+@Global()
+@Module({ providers: [HubMetrics], exports: [HubMetrics] })
+export class MetricsModule {}
