@@ -115,3 +115,19 @@ describe('a connection whose secrets cannot be decrypted', () => {
     }
   });
 });
+
+describe('OpenAPI', () => {
+  it('serves the document with the admin endpoints, their body schemas and the webhook route', async () => {
+    const hub = await startHub();
+    try {
+      const res = await hub.http.get('/docs-json');
+      expect(res.status).toBe(200);
+      const paths = res.body.paths as Record<string, Record<string, { requestBody?: { content: Record<string, { schema: { required?: string[] } }> } }>>;
+      expect(Object.keys(paths)).toEqual(expect.arrayContaining(['/api/connections', '/api/routes', '/api/dead-letters/{id}/replay', '/webhooks/{connectionId}', '/api/stats']));
+      expect(paths['/api/connections']!.post!.requestBody!.content['application/json']!.schema.required).toEqual(['connector', 'name']);
+      expect((await hub.http.get('/docs')).status).toBe(200);
+    } finally {
+      await hub.close();
+    }
+  });
+});

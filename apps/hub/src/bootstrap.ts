@@ -4,6 +4,7 @@ import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify
 import { HubConfig } from '@omnihub/core';
 import { IngressService } from '../../api/src/ingress/ingress.service';
 import { webhookRoutePlugin } from '../../api/src/ingress/webhook-route';
+import { mountOpenApi } from '../../api/src/http/openapi';
 import { HubModule } from './hub.module';
 
 const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
@@ -26,6 +27,7 @@ export async function createHubApp(config: HubConfig): Promise<NestFastifyApplic
   });
   if (config.role !== 'worker') {
     await app.register(webhookRoutePlugin(app.get(IngressService), config.maxBodyBytes));
+    mountOpenApi(app);
   }
   return app;
 }

@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Req, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiTags, ApiBody } from '@nestjs/swagger';
+import { bodySchema } from '../http/openapi';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import { HubError } from '@omnihub/core';
@@ -45,6 +47,8 @@ const CREATE_SCHEMA = {
 const PATCH_SCHEMA = { ...CREATE_SCHEMA, required: [] };
 
 /** Connections: one configured account of one connector. Secrets are write-only. */
+@ApiTags('connections')
+@ApiBearerAuth()
 @UseGuards(ApiKeyGuard)
 @Controller('api/connections')
 export class ConnectionsController {
@@ -58,6 +62,7 @@ export class ConnectionsController {
     private readonly audit: AuditService,
   ) {}
 
+  @ApiBody({ schema: bodySchema(CREATE_SCHEMA) })
   @Post()
   @Requires('configure')
   async create(@Body() body: unknown, @Req() request: AuthenticatedRequest) {
@@ -90,6 +95,7 @@ export class ConnectionsController {
     return this.view(await this.find(id));
   }
 
+  @ApiBody({ schema: bodySchema(PATCH_SCHEMA) })
   @Patch(':id')
   @Requires('configure')
   async update(@Param('id') id: string, @Body() body: unknown, @Req() request: AuthenticatedRequest) {

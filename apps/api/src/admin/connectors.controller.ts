@@ -1,8 +1,11 @@
 import { Controller, Get, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { ConnectorRegistry } from '@omnihub/connector-sdk';
 import { ApiKeyGuard } from '../auth/api-key.guard';
 
 /** The catalogue: what each connector is, what it receives and sends, and what it needs configured. */
+@ApiTags('connectors')
+@ApiBearerAuth()
 @UseGuards(ApiKeyGuard)
 @Controller('api/connectors')
 export class ConnectorsController {

@@ -1,4 +1,6 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query, Req, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiTags, ApiBody } from '@nestjs/swagger';
+import { bodySchema } from '../http/openapi';
 import { InjectRepository } from '@nestjs/typeorm';
 import { In, Repository } from 'typeorm';
 import { DeliveryAttemptEntity, DeliveryEntity, MessageEntity } from '@omnihub/persistence';
@@ -22,6 +24,8 @@ const BULK_SCHEMA = {
 const REPLAY_SCHEMA = { type: 'object', additionalProperties: false, properties: { payload: {} } };
 const DISCARD_SCHEMA = { type: 'object', required: ['reason'], additionalProperties: false, properties: { reason: { type: 'string', minLength: 1, maxLength: 2000 } } };
 
+@ApiTags('dead-letters')
+@ApiBearerAuth()
 @UseGuards(ApiKeyGuard)
 @Controller('api/dead-letters')
 export class DeadLettersController {
@@ -50,6 +54,7 @@ export class DeadLettersController {
     return { ...deadLetter, message, delivery: delivery && { ...delivery, attempts } };
   }
 
+  @ApiBody({ schema: bodySchema(BULK_SCHEMA) })
   @Post('replay')
   @Requires('operate')
   @HttpCode(202)
@@ -60,6 +65,7 @@ export class DeadLettersController {
     return result;
   }
 
+  @ApiBody({ schema: bodySchema(REPLAY_SCHEMA) })
   @Post(':id/replay')
   @Requires('operate')
   @HttpCode(202)
@@ -70,6 +76,7 @@ export class DeadLettersController {
     return result;
   }
 
+  @ApiBody({ schema: bodySchema(DISCARD_SCHEMA) })
   @Post(':id/discard')
   @Requires('operate')
   @HttpCode(200)

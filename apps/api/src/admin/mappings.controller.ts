@@ -1,4 +1,6 @@
 import { Body, Controller, Get, Param, Post, Req, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiTags, ApiBody } from '@nestjs/swagger';
+import { bodySchema } from '../http/openapi';
 import { EVENT_TYPES, HubError } from '@omnihub/core';
 import { CanonicalTransformer, CompiledMapping, MappingCatalog } from '@omnihub/mapping';
 import { ApiKeyGuard, AuthenticatedRequest, Requires } from '../auth/api-key.guard';
@@ -28,6 +30,8 @@ const TEST_SCHEMA = {
 /**
  * Mapping ids contain a slash (`<connector>/<name>`); clients URL-encode it (`shopify%2Forders-create`).
  */
+@ApiTags('mappings')
+@ApiBearerAuth()
 @UseGuards(ApiKeyGuard)
 @Controller('api/mappings')
 export class MappingsController {
@@ -49,6 +53,7 @@ export class MappingsController {
     return { items: versions.map(({ version, expression, targetEventType, origin, createdAt }) => ({ version, expression, targetEventType, origin, createdAt })) };
   }
 
+  @ApiBody({ schema: bodySchema(PUBLISH_SCHEMA) })
   @Post(':id/versions')
   @Requires('configure')
   async publish(@Param('id') id: string, @Body() body: unknown, @Req() request: AuthenticatedRequest) {
@@ -60,6 +65,7 @@ export class MappingsController {
   }
 
   /** Dry run: payload in, mapped output and schema errors out. Stores nothing. */
+  @ApiBody({ schema: bodySchema(TEST_SCHEMA) })
   @Post('test')
   async test(@Body() body: unknown) {
     const input = validateAgainst<{ mappingId?: string; expression?: string; eventType?: string; payload: unknown; rawPayload?: string }>(TEST_SCHEMA, body, 'mapping test');

@@ -1,4 +1,5 @@
 import { Controller, Get, Param, Query, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Between, FindOptionsWhere, In, LessThanOrEqual, Like, MoreThanOrEqual, Repository } from 'typeorm';
 import { HubError } from '@omnihub/core';
@@ -24,6 +25,8 @@ export function pageSize(limit?: string): number {
 }
 
 /** Support engineers' view: find a message, then see everything that happened to it. */
+@ApiTags('messages')
+@ApiBearerAuth()
 @UseGuards(ApiKeyGuard)
 @Controller('api/messages')
 export class MessagesController {

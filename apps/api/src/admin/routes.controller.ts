@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Req, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiTags, ApiBody } from '@nestjs/swagger';
+import { bodySchema } from '../http/openapi';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import { EVENT_TYPES, HubError } from '@omnihub/core';
@@ -34,6 +36,8 @@ const CREATE_SCHEMA = {
 const PATCH_SCHEMA = { ...CREATE_SCHEMA, required: [] };
 
 /** Routes: which events from a source connection go to which destination, optionally filtered. */
+@ApiTags('routes')
+@ApiBearerAuth()
 @UseGuards(ApiKeyGuard)
 @Controller('api/routes')
 export class RoutesController {
@@ -45,6 +49,7 @@ export class RoutesController {
     private readonly audit: AuditService,
   ) {}
 
+  @ApiBody({ schema: bodySchema(CREATE_SCHEMA) })
   @Post()
   @Requires('configure')
   async create(@Body() body: unknown, @Req() request: AuthenticatedRequest) {
@@ -77,6 +82,7 @@ export class RoutesController {
     return view(await this.find(id));
   }
 
+  @ApiBody({ schema: bodySchema(PATCH_SCHEMA) })
   @Patch(':id')
   @Requires('configure')
   async update(@Param('id') id: string, @Body() body: unknown, @Req() request: AuthenticatedRequest) {

@@ -1,4 +1,5 @@
 import { Controller, Get, Query, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Between, Repository } from 'typeorm';
 import { HubError } from '@omnihub/core';
@@ -19,6 +20,8 @@ function percentile(sorted: number[], p: number): number | null {
  * much of it succeeded and how fast; and the open exceptions by reason and by age, so nothing
  * sits unnoticed in the dead-letter store.
  */
+@ApiTags('stats')
+@ApiBearerAuth()
 @UseGuards(ApiKeyGuard)
 @Controller('api/stats')
 export class StatsController {
