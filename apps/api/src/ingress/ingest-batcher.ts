@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { DataSource, In } from 'typeorm';
-import { Batcher, MessageEntity } from '@omnihub/persistence';
+import { Batcher, MessageEntity, runSql } from '@omnihub/persistence';
 import { QueueService } from '@omnihub/queueing';
 
 export interface IngestResult {
@@ -8,7 +8,7 @@ export interface IngestResult {
   duplicate: boolean;
 }
 
-/** Postgres allows 65,535 bind parameters per statement; 14 columns × 500 rows stays well inside it. */
+/** PostgreSQL allows 65,535 bind parameters per statement, SQLite 32,766: 8 columns × 500 rows stays inside both. */
 const MAX_BATCH = 500;
 
 /**
@@ -29,10 +29,10 @@ export class IngestBatcher {
   }
 
   private async write(rows: MessageEntity[]): Promise<IngestResult[]> {
-    await this.dataSource.createQueryBuilder().insert().into(MessageEntity).values(rows).orIgnore().execute();
+    const inserted = await this.insert(rows);
 
-    // Rows with a vendor delivery id may have lost to an earlier message with the same id; ask which won.
-    const keyed = rows.filter((r) => r.vendorDeliveryId !== null);
+    // A row that was not inserted lost to an earlier message with the same vendor delivery id; ask which.
+    const keyed = rows.filter((r) => !inserted.has(r.id) && r.vendorDeliveryId !== null);
     const winners = new Map<string, string>();
     if (keyed.length > 0) {
       const stored = await this.dataSource.getRepository(MessageEntity).find({
@@ -55,5 +55,36 @@ export class IngestBatcher {
       this.logger.warn(`enqueue of ${accepted.length} messages deferred to the relay: ${(error as Error).message}`);
     }
     return results;
+  }
+
+  /**
+   * One multi-row INSERT … ON CONFLICT DO NOTHING RETURNING id (the same SQL on PostgreSQL and
+   * SQLite): the answer names the rows that were new, so duplicates cost a second query only when
+   * there are any. Written by hand because this is the hottest statement of the hub.
+   */
+  private async insert(rows: MessageEntity[]): Promise<Set<string>> {
+    const params: Record<string, unknown> = {};
+    const values = rows
+      .map((r, i) => {
+        Object.assign(params, {
+          [`id${i}`]: r.id,
+          [`connection${i}`]: r.connectionId,
+          [`vendor${i}`]: r.vendorDeliveryId,
+          [`topic${i}`]: r.topic,
+          [`body${i}`]: r.rawBody,
+          [`headers${i}`]: JSON.stringify(r.headers),
+          [`status${i}`]: r.status,
+          [`received${i}`]: r.receivedAt,
+        });
+        return `(:id${i}, :connection${i}, :vendor${i}, :topic${i}, :body${i}, :headers${i}, :status${i}, :received${i}, :received${i})`;
+      })
+      .join(', ');
+    const result = await runSql<{ id: string }>(
+      this.dataSource,
+      `INSERT INTO messages (id, connection_id, vendor_delivery_id, topic, raw_body, headers, status, received_at, updated_at)
+       VALUES ${values} ON CONFLICT DO NOTHING RETURNING id`,
+      params,
+    );
+    return new Set(result.rows.map((row) => row.id));
   }
 }
