@@ -141,3 +141,33 @@ describe('mappings: publish, dry run, and failures that dead-letter', () => {
     expect(message.body.rawBody).toBe(JSON.stringify(broken));
   });
 });
+
+describe('a mapping that exhausts memory', () => {
+  it('dead-letters its message as MAPPING_ERROR and the hub keeps mapping', async () => {
+    const hub = await startHub({ HUB_MAPPING_TIMEOUT_MS: '20000' });
+    const sink = await FakeDestination.start();
+    try {
+      const publish = (id: string, expression: string) => hub.admin.post(`/api/mappings/${encodeURIComponent(id)}/versions`, { expression, targetEventType: 'order.created' });
+      await publish('generic-http/memory-hog', '$map([1..9000000], function($n) { {"n": $n, "s": "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"} })');
+      const hog = await createSource(hub, { mapping: 'generic-http/memory-hog' });
+      const res = await postWebhook(hub, hog.id, JSON.stringify(VENDOR_ORDER));
+      const message = await waitFor(async () => {
+        const m = await hub.admin.get(`/api/messages/${res.body.messageId}`);
+        return m.body.status === 'dead_lettered' ? m.body : undefined;
+      }, 'dead letter', 30000);
+      expect(message.reasonCode).toBe('MAPPING_ERROR');
+      expect(message.error).toMatch(/memory/i);
+
+      await publish('generic-http/after-hog', GOOD_MAPPING);
+      const fine = await createSource(hub, { mapping: 'generic-http/after-hog' });
+      const destination = await createDestination(hub, sink.url);
+      await createRoute(hub, fine.id, destination.id);
+      const ok = await postWebhook(hub, fine.id, JSON.stringify(VENDOR_ORDER));
+      expect(ok.status).toBe(202);
+      await waitFor(async () => sink.requests.length === 1, 'a delivery after the hog');
+    } finally {
+      await sink.close();
+      await hub.close();
+    }
+  });
+});

@@ -59,7 +59,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): HubConfig {
     adminApiKey: env.HUB_ADMIN_API_KEY || undefined,
     secretKey: env.HUB_SECRET_KEY || undefined,
     jobLockMs: intFromEnv(env, 'HUB_JOB_LOCK_MS', 30000),
-    transformConcurrency: intFromEnv(env, 'HUB_TRANSFORM_CONCURRENCY', 16),
+    transformConcurrency: intFromEnv(env, 'HUB_TRANSFORM_CONCURRENCY', 8),
     mappingThreads: Math.max(1, intFromEnv(env, 'HUB_MAPPING_THREADS', Math.min(4, Math.max(1, os.availableParallelism() - 1)))),
     publicUrl: (env.HUB_PUBLIC_URL || `http://localhost:${port}`).replace(/\/+$/, ''),
     role,

@@ -24,6 +24,7 @@ interface Thread {
 
 /** Requests a thread works on at once: enough to hide the message-passing latency, few enough that a re-dispatch after a kill is cheap. */
 const PIPELINE_DEPTH = 4;
+const THREAD_HEAP_MB = 96;
 
 /*
  * The thread's code, kept as a string so the same file serves tests (TypeScript sources) and the
@@ -102,7 +103,8 @@ export class MappingThreadPool {
   }
 
   private spawn(): Thread {
-    const worker = new Worker(THREAD_SOURCE, { eval: true });
+    // A heap limit per thread: a mapping that builds something enormous kills its thread, not the hub.
+    const worker = new Worker(THREAD_SOURCE, { eval: true, resourceLimits: { maxOldGenerationSizeMb: THREAD_HEAP_MB } });
     const thread: Thread = { worker, inFlight: new Map() };
     worker.unref();
     worker.on('message', ({ id, outcome }: { id: number; outcome: ThreadOutcome }) => {
