@@ -45,13 +45,18 @@ export class DeliveryService {
     } else {
       this.ledger.markDelivering(deliveryId, delivery.attempts);
       const event: CanonicalEvent = delivery.dataOverride ? { ...canonical, data: delivery.dataOverride } : canonical;
-      result = await outbound.deliver({
-        event,
-        idempotencyKey: delivery.id,
-        connection: { connectionId: destination.id, config: destination.config, secrets: destination.secrets },
-        timeoutMs: destination.delivery.timeoutMs,
-        http: this.http,
-      });
+      try {
+        result = await outbound.deliver({
+          event,
+          idempotencyKey: delivery.id,
+          connection: { connectionId: destination.id, config: destination.config, secrets: destination.secrets },
+          timeoutMs: destination.delivery.timeoutMs,
+          http: this.http,
+        });
+      } catch (error) {
+        // Connectors answer outcomes, not exceptions; one that throws anyway gets the retry budget, then a dead letter a person sees.
+        result = { outcome: 'retry', reason: ReasonCode.NETWORK_ERROR, message: `connector ${destination.connector} failed: ${(error as Error).message}` };
+      }
     }
 
     const attemptNumber = delivery.attempts + 1;
