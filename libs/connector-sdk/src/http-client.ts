@@ -3,6 +3,10 @@ import * as https from 'node:https';
 import axios, { AxiosInstance } from 'axios';
 import { HttpClient, HttpResponse } from './contracts';
 
+function hasProxyEnvironment(): boolean {
+  return ['HTTP_PROXY', 'HTTPS_PROXY', 'http_proxy', 'https_proxy'].some((name) => Boolean(process.env[name]));
+}
+
 /**
  * The HTTP client connectors are handed: keep-alive sockets (one TLS handshake per destination, not
  * per delivery), no redirects, and every status returned rather than thrown.
@@ -15,6 +19,8 @@ export class AxiosHttpClient implements HttpClient {
       httpAgent: new http.Agent({ keepAlive: true, maxSockets: 256 }),
       httpsAgent: new https.Agent({ keepAlive: true, maxSockets: 256 }),
       maxRedirects: 0,
+      // Without a proxy in the environment, skip axios' per-request proxy lookup (it showed in profiles).
+      ...(hasProxyEnvironment() ? {} : { proxy: false as const }),
       validateStatus: () => true,
       transformResponse: [(data: unknown) => data],
       responseType: 'text',

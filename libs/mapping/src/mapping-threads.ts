@@ -25,6 +25,8 @@ interface Thread {
 /** Requests a thread works on at once: enough to hide the message-passing latency, few enough that a re-dispatch after a kill is cheap. */
 const PIPELINE_DEPTH = 4;
 const THREAD_HEAP_MB = 96;
+/** Mappings allocate short-lived objects only; a small young generation keeps each thread's resident memory down. */
+const THREAD_YOUNG_MB = 16;
 
 /*
  * The thread's code, kept as a string so the same file serves tests (TypeScript sources) and the
@@ -104,7 +106,7 @@ export class MappingThreadPool {
 
   private spawn(): Thread {
     // A heap limit per thread: a mapping that builds something enormous kills its thread, not the hub.
-    const worker = new Worker(THREAD_SOURCE, { eval: true, resourceLimits: { maxOldGenerationSizeMb: THREAD_HEAP_MB } });
+    const worker = new Worker(THREAD_SOURCE, { eval: true, resourceLimits: { maxOldGenerationSizeMb: THREAD_HEAP_MB, maxYoungGenerationSizeMb: THREAD_YOUNG_MB } });
     const thread: Thread = { worker, inFlight: new Map() };
     worker.unref();
     worker.on('message', ({ id, outcome }: { id: number; outcome: ThreadOutcome }) => {
