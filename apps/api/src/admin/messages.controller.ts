@@ -6,15 +6,17 @@ import { HubError } from '@omnihub/core';
 import { ApiKeyGuard } from '../auth/api-key.guard';
 import { DeadLetterEntity, DeliveryAttemptEntity, DeliveryEntity, MessageEntity } from '@omnihub/persistence';
 
+/** A query parameter as a timestamp, or a VALIDATION_FAILED error naming the parameter. */
+export function parseTimestamp(value: string, name: string): Date {
+  const date = new Date(value);
+  if (Number.isNaN(date.getTime())) throw HubError.validation(`${name} must be an RFC 3339 timestamp`, [{ path: `/${name}`, message: 'invalid date-time' }]);
+  return date;
+}
+
 export function timeRange(from?: string, to?: string) {
-  const parse = (value: string, name: string) => {
-    const date = new Date(value);
-    if (Number.isNaN(date.getTime())) throw HubError.validation(`${name} must be an RFC 3339 timestamp`, [{ path: `/${name}`, message: 'invalid date-time' }]);
-    return date;
-  };
-  if (from && to) return Between(parse(from, 'from'), parse(to, 'to'));
-  if (from) return MoreThanOrEqual(parse(from, 'from'));
-  if (to) return LessThanOrEqual(parse(to, 'to'));
+  if (from && to) return Between(parseTimestamp(from, 'from'), parseTimestamp(to, 'to'));
+  if (from) return MoreThanOrEqual(parseTimestamp(from, 'from'));
+  if (to) return LessThanOrEqual(parseTimestamp(to, 'to'));
   return undefined;
 }
 

@@ -5,6 +5,7 @@ import { Between, Repository } from 'typeorm';
 import { HubError } from '@omnihub/core';
 import { DeadLetterEntity, DeliveryAttemptEntity, DeliveryEntity, MessageEntity } from '@omnihub/persistence';
 import { ApiKeyGuard } from '../auth/api-key.guard';
+import { parseTimestamp } from './messages.controller';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 const LATENCY_SAMPLE = 50000;
@@ -33,11 +34,9 @@ export class StatsController {
 
   @Get()
   async stats(@Query('from') fromText?: string, @Query('to') toText?: string) {
-    const to = toText ? new Date(toText) : new Date();
-    const from = fromText ? new Date(fromText) : new Date(to.getTime() - DAY_MS);
-    if (Number.isNaN(from.getTime()) || Number.isNaN(to.getTime()) || from >= to) {
-      throw HubError.validation('from and to must be RFC 3339 timestamps with from before to', [{ path: '/from', message: 'invalid window' }]);
-    }
+    const to = toText ? parseTimestamp(toText, 'to') : new Date();
+    const from = fromText ? parseTimestamp(fromText, 'from') : new Date(to.getTime() - DAY_MS);
+    if (from >= to) throw HubError.validation('from must be before to', [{ path: '/from', message: 'must be before to' }]);
     const minutes = (to.getTime() - from.getTime()) / 60000;
 
     const inbound = await this.messages
