@@ -106,4 +106,21 @@ describe('delivery retries, classification and dead letters', () => {
     // Two per second: six deliveries need at least two full windows after the first.
     expect(times[5]! - times[0]!).toBeGreaterThanOrEqual(1500);
   });
+
+  it('holds deliveries to a paused destination, in its queue, until it is resumed', async () => {
+    const source = await createSource(hub);
+    const destination = await createDestination(hub, sink.url, {});
+    expect((await hub.admin.patch(`/api/connections/${destination.id}`, { delivery: { paused: true } })).body.delivery.paused).toBe(true);
+    await createRoute(hub, source.id, destination.id);
+    await new Promise((r) => setTimeout(r, 2500)); // the worker pool notices the pause
+    const res = await postWebhook(hub, source.id, JSON.stringify(canonicalOrder()));
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(sink.requests).toHaveLength(0);
+    const held = await hub.admin.get(`/api/messages/${res.body.messageId}`);
+    expect(held.body.deliveries[0].status).toBe('pending');
+
+    await hub.admin.patch(`/api/connections/${destination.id}`, { delivery: { paused: false } });
+    await waitFor(async () => sink.requests.length === 1, 'delivery after resume', 10000);
+  });
 });
+

@@ -30,6 +30,7 @@ const DELIVERY_SCHEMA = {
     timeoutMs: { type: 'integer', minimum: 100, maximum: 300000 },
     concurrency: { type: 'integer', minimum: 1, maximum: 1000 },
     ratePerSecond: { type: 'integer', minimum: 0, maximum: 100000 },
+    paused: { type: 'boolean' },
   },
 };
 const CREATE_SCHEMA = {

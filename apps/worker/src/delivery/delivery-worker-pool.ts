@@ -17,6 +17,7 @@ const SYNC_INTERVAL_MS = 2000;
 export class DeliveryWorkerPool implements OnApplicationBootstrap {
   private readonly logger = new Logger(DeliveryWorkerPool.name);
   private readonly workers = new Map<string, { worker: Worker; settingsKey: string }>();
+  private paused = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private syncing: Promise<void> | undefined;
 
@@ -35,7 +36,7 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap {
 
   /** Makes sure each destination has a worker now, so the first delivery to a new destination does not wait for the next sync. */
   async ensure(destinationIds: string[]): Promise<void> {
-    if (destinationIds.some((id) => !this.workers.has(id))) {
+    if (destinationIds.some((id) => !this.workers.has(id) && !this.paused.has(id))) {
       await this.syncing; // a sync that started before this destination existed may have missed it
       await this.sync();
     }
@@ -55,14 +56,16 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap {
       this.logger.warn(`cannot list destinations: ${(error as Error).message}`);
       return;
     }
-    const wanted = new Set(destinations.map((d) => d.id));
+    // A paused destination has no worker: its jobs wait in its queue until it is resumed.
+    const wanted = new Set(destinations.filter((d) => !d.delivery.paused).map((d) => d.id));
+    this.paused = new Set(destinations.filter((d) => d.delivery.paused).map((d) => d.id));
     for (const [id, entry] of this.workers) {
       if (!wanted.has(id)) {
         this.workers.delete(id);
         await entry.worker.close();
       }
     }
-    for (const destination of destinations) {
+    for (const destination of destinations.filter((d) => wanted.has(d.id))) {
       const settingsKey = JSON.stringify([destination.delivery.concurrency, destination.delivery.ratePerSecond]);
       const existing = this.workers.get(destination.id);
       if (existing?.settingsKey === settingsKey) continue;

@@ -11,6 +11,8 @@ export interface DeliverySettings {
   concurrency: number;
   /** 0 means unlimited. */
   ratePerSecond: number;
+  /** A paused destination keeps its deliveries queued (in order, nothing lost) until resumed. */
+  paused: boolean;
 }
 
 export const DEFAULT_DELIVERY_SETTINGS: DeliverySettings = {
@@ -20,6 +22,7 @@ export const DEFAULT_DELIVERY_SETTINGS: DeliverySettings = {
   timeoutMs: 10000,
   concurrency: 10,
   ratePerSecond: 0,
+  paused: false,
 };
 
 @Entity('connections')
