@@ -131,3 +131,59 @@ describe('OpenAPI', () => {
     }
   });
 });
+
+describe('API keys and roles', () => {
+  let hub: TestHub;
+  const as = (key: string) => ({
+    get: (path: string) => hub.http.get(path).set('authorization', `Bearer ${key}`),
+    post: (path: string, body: object) => hub.http.post(path).set('authorization', `Bearer ${key}`).send(body),
+  });
+
+  beforeAll(async () => {
+    hub = await startHub();
+  });
+  afterAll(() => hub.close());
+
+  async function keyFor(role: string): Promise<{ id: string; key: string }> {
+    const res = await hub.admin.post('/api/keys', { name: `${role} key`, role });
+    expect(res.status).toBe(201);
+    expect(res.body.key).toMatch(/^ohk_/);
+    return res.body as { id: string; key: string };
+  }
+
+  it('lets each role do what it is for, and nothing else', async () => {
+    const viewer = as((await keyFor('viewer')).key);
+    const integrator = as((await keyFor('integrator')).key);
+    const operator = as((await keyFor('operator')).key);
+    const connection = { connector: 'generic-http', name: 'by role', config: { url: 'http://127.0.0.1:9/x' } };
+
+    expect((await viewer.get('/api/connections')).status).toBe(200);
+    expect((await viewer.post('/api/connections', connection)).status).toBe(403);
+    expect((await viewer.post('/api/dead-letters/replay', { ids: ['none'] })).status).toBe(403);
+
+    expect((await integrator.post('/api/connections', connection)).status).toBe(201);
+    const forbidden = await integrator.post('/api/dead-letters/replay', { ids: ['none'] });
+    expect(forbidden.status).toBe(403);
+    expect(forbidden.body.error.code).toBe('FORBIDDEN');
+
+    expect((await operator.post('/api/dead-letters/replay', { ids: ['none'] })).status).toBe(202);
+    expect((await operator.post('/api/connections', connection)).status).toBe(403);
+    expect((await operator.get('/api/keys')).status).toBe(403);
+  });
+
+  it('lists keys without their secrets, revokes them at once, and keeps the last admin key', async () => {
+    const created = await keyFor('viewer');
+    const list = await hub.admin.get('/api/keys');
+    expect(JSON.stringify(list.body)).not.toContain(created.key);
+    expect(list.body.items.some((k: { id: string }) => k.id === created.id)).toBe(true);
+
+    expect((await as(created.key).get('/api/connections')).status).toBe(200);
+    expect((await hub.admin.delete(`/api/keys/${created.id}`)).status).toBe(204);
+    expect((await as(created.key).get('/api/connections')).status).toBe(401);
+
+    const admins = list.body.items.filter((k: { role: string }) => k.role === 'admin');
+    for (const extra of admins.slice(1)) await hub.admin.delete(`/api/keys/${extra.id}`);
+    const last = await hub.admin.delete(`/api/keys/${admins[0].id}`);
+    expect(last.status).toBe(409);
+  });
+});

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
+import { ApiKeysController } from './admin/api-keys.controller';
 import { AuditService } from './admin/audit.service';
 import { ConnectionsController } from './admin/connections.controller';
 import { ConnectorsController } from './admin/connectors.controller';
@@ -16,7 +17,7 @@ import { IngressService } from './ingress/ingress.service';
 
 /** The api role: webhook ingress (registered as a raw Fastify route, see webhook-route.ts) and the admin API. */
 @Module({
-  controllers: [ConnectorsController, ConnectionsController, RoutesController, MappingsController, MessagesController, DeadLettersController, StatsController],
+  controllers: [ApiKeysController, ConnectorsController, ConnectionsController, RoutesController, MappingsController, MessagesController, DeadLettersController, StatsController],
   providers: [
     IngressService,
     ApiKeysService,

@@ -6,12 +6,13 @@ import { HubError } from '@omnihub/core';
 import { ApiKeysService, Caller } from './api-keys.service';
 
 /** What an endpoint does, and so which roles may call it. */
-export type Permission = 'read' | 'configure' | 'operate';
+export type Permission = 'read' | 'configure' | 'operate' | 'administer';
 
 const ROLES_BY_PERMISSION: Record<Permission, readonly ApiRole[]> = {
   read: ['admin', 'integrator', 'operator', 'viewer'],
   configure: ['admin', 'integrator'],
   operate: ['admin', 'operator'],
+  administer: ['admin'],
 };
 
 const PERMISSION_KEY = 'omnihub:permission';

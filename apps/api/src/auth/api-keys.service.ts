@@ -2,7 +2,7 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
-import { HUB_CONFIG, HubConfig } from '@omnihub/core';
+import { HUB_CONFIG, HubConfig, HubError } from '@omnihub/core';
 import { ApiKeyEntity, ApiRole } from '@omnihub/persistence';
 
 export interface Caller {
@@ -33,11 +33,31 @@ export class ApiKeysService implements OnModuleInit {
       return;
     }
     if ((await this.keys.countBy({ role: 'admin' })) > 0) return;
-    const key = `ohk_${randomBytes(24).toString('base64url')}`;
-    await this.keys.insert({ id: randomUUID(), name: 'bootstrap (generated)', keyHash: hashKey(key), role: 'admin', createdAt: new Date() });
+    const { key } = await this.create('bootstrap (generated)', 'admin');
     // Printed once on purpose: it is the only way to learn a generated key. It is not logged again.
     process.stdout.write(`\nOmnihub admin API key (shown once, store it now): ${key}\n\n`);
     this.logger.log('generated the bootstrap admin API key');
+  }
+
+  /** Creates a key; its plaintext is returned here once and never stored. */
+  async create(name: string, role: ApiRole): Promise<{ entity: ApiKeyEntity; key: string }> {
+    const key = `ohk_${randomBytes(24).toString('base64url')}`;
+    const entity = this.keys.create({ id: randomUUID(), name, keyHash: hashKey(key), role, createdAt: new Date() });
+    await this.keys.insert(entity);
+    return { entity, key };
+  }
+
+  list(): Promise<ApiKeyEntity[]> {
+    return this.keys.find({ order: { createdAt: 'ASC' } });
+  }
+
+  /** Revokes a key at once in this process; other processes stop accepting it within the cache time (30 s). */
+  async revoke(id: string): Promise<void> {
+    const entity = await this.keys.findOneBy({ id });
+    if (!entity) throw HubError.notFound('API key', id);
+    if (entity.role === 'admin' && (await this.keys.countBy({ role: 'admin' })) <= 1) throw HubError.conflict('the last admin key cannot be revoked');
+    await this.keys.delete({ id });
+    this.cache.clear();
   }
 
   async authenticate(key: string): Promise<Caller | null> {
