@@ -109,6 +109,12 @@ describe('a connection whose secrets cannot be decrypted', () => {
       const res = await postWebhook(hub, orphan.id, '{}');
       expect(res.status).toBe(503);
       expect(res.body.error.message).toContain('HUB_SECRET_KEY');
+      const listed = await hub.admin.get('/api/connections');
+      expect(listed.status).toBe(200);
+      expect(listed.body.items.find((c: { id: string }) => c.id === orphan.id)).toMatchObject({ secrets: null, secretsReadable: false });
+      expect((await hub.admin.patch(`/api/connections/${orphan.id}`, { name: 'renamed' })).status).toBe(409);
+      const repaired = await hub.admin.patch(`/api/connections/${orphan.id}`, { secrets: { signingSecret: 'fresh-secret' } });
+      expect(repaired.body).toMatchObject({ secretsReadable: true, secrets: { signingSecret: '***' } });
     } finally {
       await sink.close();
       await hub.close();

@@ -104,7 +104,15 @@ export class ConnectionsController {
     const entity = await this.find(id);
     if (input.connector && input.connector !== entity.connector) throw HubError.validation('a connection cannot change its connector', [{ path: '/connector', message: 'is fixed at creation' }]);
     // Secrets merge key by key, so changing one never requires re-sending (or knowing) the others.
-    const mergedSecrets = { ...this.store.secretBox.open(entity.secretsCiphertext), ...input.secrets };
+    let stored: Record<string, string>;
+    try {
+      stored = this.store.secretBox.open(entity.secretsCiphertext);
+    } catch {
+      // Unreadable under the current HUB_SECRET_KEY: only a full set of new secrets can repair it.
+      if (!input.secrets) throw HubError.conflict(`the secrets of connection ${id} cannot be decrypted; send all of its secrets to replace them`);
+      stored = {};
+    }
+    const mergedSecrets = { ...stored, ...input.secrets };
     const { config, secrets } = this.checkAgainstManifest(entity.connector, input.config ?? entity.config, mergedSecrets);
     entity.name = input.name ?? entity.name;
     entity.config = config;
@@ -148,13 +156,20 @@ export class ConnectionsController {
 
   private view(entity: ConnectionEntity) {
     const connector = this.registry.get(entity.connector);
-    const secretKeys = Object.keys(this.store.secretBox.open(entity.secretsCiphertext));
+    // One unreadable connection (HUB_SECRET_KEY changed) must not break listing the others.
+    let secretKeys: string[] | null;
+    try {
+      secretKeys = Object.keys(this.store.secretBox.open(entity.secretsCiphertext));
+    } catch {
+      secretKeys = null;
+    }
     return {
       id: entity.id,
       connector: entity.connector,
       name: entity.name,
       config: entity.config,
-      secrets: Object.fromEntries(secretKeys.map((key) => [key, '***'])),
+      secrets: secretKeys ? Object.fromEntries(secretKeys.map((key) => [key, '***'])) : null,
+      secretsReadable: secretKeys !== null,
       delivery: { ...DEFAULT_DELIVERY_SETTINGS, ...entity.delivery },
       webhookUrl: connector?.module.inbound ? this.ingress.webhookUrl(entity.id) : null,
       createdAt: entity.createdAt,
