@@ -36,14 +36,10 @@ export class QueueService implements OnApplicationShutdown {
     this.connection.on('error', (error) => this.logger.warn(`redis: ${error.message}`));
   }
 
-  get prefix(): string {
-    return this.config.queuePrefix;
-  }
-
   queue(name: string): Queue {
     let queue = this.queues.get(name);
     if (!queue) {
-      queue = new Queue(name, { connection: this.connection, prefix: this.prefix, defaultJobOptions: JOB_DEFAULTS });
+      queue = new Queue(name, { connection: this.connection, prefix: this.config.queuePrefix, defaultJobOptions: JOB_DEFAULTS });
       queue.on('error', (error) => this.logger.warn(`queue ${name}: ${error.message}`));
       this.queues.set(name, queue);
     }
