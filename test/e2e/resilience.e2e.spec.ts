@@ -80,22 +80,15 @@ describe('nothing accepted is lost', () => {
     }
   });
 
-  it('refuses to start with one clear line when Redis is unreachable', async () => {
-    const child = spawnHub({ ...testEnv(), REDIS_URL: 'redis://127.0.0.1:1' });
-    const code = await child.exited;
-    expect(code).not.toBe(0);
+  it.each([
+    ['Redis', { REDIS_URL: 'redis://127.0.0.1:1' }, /cannot reach Redis at redis:\/\/127\.0\.0\.1:1.*Start Redis/],
+    ['PostgreSQL', { DATABASE_URL: 'postgres://omnihub:s3cret-pw@127.0.0.1:1/omnihub' }, /cannot reach PostgreSQL.*Start PostgreSQL/],
+  ])('refuses to start with one clear line, and no password, when %s is unreachable', async (_what, env, message) => {
+    const child = spawnHub({ ...testEnv(), ...env });
+    expect(await child.exited).not.toBe(0);
     const lines = child.output().trim().split('\n');
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/cannot reach Redis at redis:\/\/127\.0\.0\.1:1.*Start Redis/);
-  });
-
-  it('refuses to start with one clear line when PostgreSQL is unreachable, without printing its password', async () => {
-    const child = spawnHub({ ...testEnv(), DATABASE_URL: 'postgres://omnihub:s3cret-pw@127.0.0.1:1/omnihub' });
-    const code = await child.exited;
-    expect(code).not.toBe(0);
-    const lines = child.output().trim().split('\n');
-    expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/cannot reach PostgreSQL/);
+    expect(lines[0]).toMatch(message);
     expect(lines[0]).not.toContain('s3cret-pw');
   });
 });

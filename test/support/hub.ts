@@ -6,6 +6,7 @@ import TestAgent from 'supertest/lib/agent';
 import { DataSource } from 'typeorm';
 import { HubConfig, loadConfig } from '@omnihub/core';
 import { createHubApp } from '../../apps/hub/src/bootstrap';
+import { FakeDestination } from './sink';
 
 export const ADMIN_KEY = 'test-admin-key';
 
@@ -88,4 +89,22 @@ export async function waitFor<T>(probe: () => Promise<T | undefined | null | fal
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
+}
+
+/**
+ * The usual e2e setup: one hub for the file (started on an empty database) and a fresh fake
+ * destination for each test. Read `ctx.hub` and `ctx.sink` inside tests.
+ */
+export function useHubWithSink(overrides: Record<string, string> = {}): { hub: TestHub; sink: FakeDestination } {
+  const ctx = {} as { hub: TestHub; sink: FakeDestination };
+  beforeAll(async () => {
+    ctx.hub = await startHub(overrides);
+    await resetDatabase(ctx.hub.dataSource);
+  });
+  afterAll(() => ctx.hub.close());
+  beforeEach(async () => {
+    ctx.sink = await FakeDestination.start();
+  });
+  afterEach(() => ctx.sink.close());
+  return ctx;
 }

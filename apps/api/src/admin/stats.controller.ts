@@ -73,16 +73,21 @@ export class StatsController {
       e.latencies.push(Number(row.latencyMs));
     }
 
-    const open = await this.deadLetters.find({ where: { status: 'open' }, select: { reasonCode: true, stage: true, createdAt: true, connectionId: true } });
+    // Aggregated in the database: the open exceptions can be many, and only their counts are shown.
+    const openDeadLetters = this.deadLetters.createQueryBuilder('d').where('d.status = :open', { open: 'open' });
+    const byReasonRows = await openDeadLetters.clone().select('d.reasonCode', 'reason').addSelect('COUNT(*)', 'count').groupBy('d.reasonCode').getRawMany<{ reason: string; count: string }>();
+    const byReason = Object.fromEntries(byReasonRows.map((row) => [row.reason, Number(row.count)]));
     const now = Date.now();
-    const byReason: Record<string, number> = {};
-    const byAge: Record<string, number> = Object.fromEntries(AGE_BUCKETS.map(([name]) => [name, 0]));
-    for (const d of open) {
-      byReason[d.reasonCode] = (byReason[d.reasonCode] ?? 0) + 1;
-      const age = now - new Date(d.createdAt).getTime();
-      byAge[AGE_BUCKETS.find(([, limit]) => age < limit)![0]]! += 1;
+    const byAge: Record<string, number> = {};
+    let newerThan = new Date(now);
+    for (const [name, limit] of AGE_BUCKETS) {
+      const olderThan = Number.isFinite(limit) ? new Date(now - limit) : new Date(0);
+      byAge[name] = await openDeadLetters.clone().andWhere('d.createdAt > :olderThan AND d.createdAt <= :newerThan', { olderThan, newerThan }).getCount();
+      newerThan = olderThan;
     }
-    const oldest = open.reduce<Date | null>((min, d) => (min === null || d.createdAt < min ? d.createdAt : min), null);
+    // Through the entity, so the timestamp is read the same way on both dialects.
+    const oldest = (await this.deadLetters.findOne({ where: { status: 'open' }, order: { createdAt: 'ASC' }, select: { id: true, createdAt: true } }))?.createdAt ?? null;
+    const open = Object.values(byReason).reduce((a, b) => a + b, 0);
 
     return {
       window: { from: from.toISOString(), to: to.toISOString() },
@@ -103,7 +108,7 @@ export class StatsController {
           },
         };
       }),
-      deadLetters: { open: open.length, byReason, byAge, oldestOpenAt: oldest },
+      deadLetters: { open, byReason, byAge, oldestOpenAt: oldest },
     };
   }
 }
