@@ -65,6 +65,17 @@ describe('mappings: publish, dry run, and failures that dead-letter', () => {
     expect(bad.body.errors.map((e: { path: string }) => e.path)).toEqual(expect.arrayContaining(['/currency']));
   });
 
+  it('dry run says which engine ran: compiled closures, or jsonata for what the compiler leaves to it', async () => {
+    const compiled = await hub.admin.post('/api/mappings/test', { expression: GOOD_MAPPING, eventType: 'order.created', payload: VENDOR_ORDER });
+    expect(compiled.body.engine).toBe('compiled');
+    const interpreted = await hub.admin.post('/api/mappings/test', { expression: '{ "skus": $map(items, function($i) { $i.sku }) }', payload: VENDOR_ORDER });
+    expect(interpreted.body).toMatchObject({ engine: 'jsonata', output: { skus: 'SKU-1' } }); // a one-item sequence is a value in JSONata
+    // A compiled evaluation that fails is re-run by jsonata, so the error is jsonata's own.
+    const failing = await hub.admin.post('/api/mappings/test', { expression: '{ "n": $sum(currency) }', payload: VENDOR_ORDER });
+    expect(failing.body).toMatchObject({ valid: false, reason: 'MAPPING_ERROR', engine: null });
+    expect(failing.body.errors[0].message).toMatch(/^T0412 Argument 1 of function "sum"/);
+  });
+
   it('maps a vendor payload on the way through and delivers the canonical order', async () => {
     await publish('generic-http/webshop-live', GOOD_MAPPING);
     const source = await pipeline('generic-http/webshop-live');

@@ -1,7 +1,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseVendorJson, projectRoot } from '@omnihub/core';
+import jsonata from 'jsonata';
 import { CompiledMapping, SchemaRegistry } from '@omnihub/mapping';
+import { createJsonataCompiler, JsonataCompiler } from '../../libs/mapping/src/jsonata-compiler';
 
 /**
  * Golden tests for every mapping under mappings/: each
@@ -135,6 +137,11 @@ const eventTypes = Object.keys(readJson(path.join(ROOT, 'schemas', 'event-types.
 const MAPPINGS_FOUND = mappingFiles();
 const CASES = goldenCases();
 
+let compiler: JsonataCompiler;
+beforeAll(async () => {
+  compiler = await createJsonataCompiler(jsonata);
+});
+
 describe('mappings: every .jsonata file', () => {
   it('there is at least one mapping and one golden case (discovery is not silently empty)', () => {
     expect(MAPPINGS_FOUND.length).toBeGreaterThan(0);
@@ -149,6 +156,11 @@ describe('mappings: every .jsonata file', () => {
     expect(eventTypes).toContain(sidecar.target?.eventType);
     expect(schemas.has(sidecar.target?.eventType as string)).toBe(true);
     if (sidecar.source?.connector !== undefined) expect(sidecar.source.connector).toBe(m.connector);
+  });
+
+  // Shipped mappings stay on the fast path: a construct jsonata-compiler leaves to jsonata fails here.
+  it.each(MAPPINGS_FOUND.map((m) => [m.id, m] as const))('%s is covered by jsonata-compiler', (_id, m) => {
+    expect(() => compiler.compile(fs.readFileSync(m.file, 'utf8'))).not.toThrow();
   });
 });
 
@@ -171,6 +183,9 @@ describe('mappings: golden fixtures', () => {
 
     // (a) exactly the expected canonical data
     expect(output).toStrictEqual(expected);
+    // (a') and the same from the compiled closures the mapping threads run
+    const compiledOutput = compiler.compile(fs.readFileSync(path.join(MAPPINGS, c.connector, `${c.name}.jsonata`), 'utf8')).evaluate(parseVendorJson(fs.readFileSync(c.inputFile, 'utf8')), bindingsFor(c, sidecar));
+    expect(plain(compiledOutput)).toStrictEqual(expected);
     // (b) valid data for the sidecar's event type (checked on the output, so a wrong expected file cannot hide it)
     const result = schemas.validate(eventType, output);
     expect(result.valid ? [] : result.details.map((d) => `${rel(c.expectedFile)} ${d.path}: ${d.message}`)).toEqual([]);

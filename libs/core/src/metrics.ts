@@ -38,6 +38,13 @@ export class HubMetrics {
     registers: [this.registry],
   });
 
+  readonly mappingEvaluations = new Counter({
+    name: 'omnihub_mapping_evaluations_total',
+    help: 'Mapping evaluations that produced output, by engine: "compiled" (jsonata-compiler) or "jsonata" (the interpreter, for expressions the compiler leaves to it).',
+    labelNames: ['engine'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'omnihub_' });
   }

@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
 import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
-import { CanonicalEvent, ErrorDetail, HUB_CONFIG, HubConfig, ReasonCode, isEventType, jsonDepth, parseVendorJson } from '@omnihub/core';
+import { CanonicalEvent, ErrorDetail, HUB_CONFIG, HubConfig, HubMetrics, ReasonCode, isEventType, jsonDepth, parseVendorJson } from '@omnihub/core';
 import { ConnectorRegistry } from '@omnihub/connector-sdk';
 import { LiveConnection } from '@omnihub/persistence';
 import { MappingTimeoutError } from './jsonata-runner';
 import { MappingCatalog } from './mapping-catalog';
-import { MappingThreadPool } from './mapping-threads';
+import { MappingEngine, MappingThreadPool } from './mapping-threads';
 import { SchemaRegistry } from './schema-registry';
 
 export type TransformOutcome =
@@ -36,6 +36,7 @@ export class CanonicalTransformer implements OnModuleDestroy {
     private readonly schemas: SchemaRegistry,
     private readonly connectors: ConnectorRegistry,
     @Inject(HUB_CONFIG) private readonly config: HubConfig,
+    private readonly metrics: HubMetrics,
   ) {
     this.threads = new MappingThreadPool(config.mappingThreads);
   }
@@ -91,7 +92,7 @@ export class CanonicalTransformer implements OnModuleDestroy {
   }
 
   /** Dry run for `POST /api/mappings/test`: the mapping's output and what the schema says of it. */
-  async dryRun(expression: string, payloadText: string, eventType: string | undefined): Promise<{ output: unknown; errors: ErrorDetail[]; reason?: ReasonCode }> {
+  async dryRun(expression: string, payloadText: string, eventType: string | undefined): Promise<{ output: unknown; errors: ErrorDetail[]; reason?: ReasonCode; engine?: MappingEngine }> {
     const depthFailure = this.checkDepth(payloadText);
     if (depthFailure && !depthFailure.ok) return { output: null, errors: depthFailure.details.length ? depthFailure.details : [{ path: '', message: depthFailure.message }], reason: depthFailure.reason };
     // Keyed by content, so a dry run compiles each distinct expression once per thread.
@@ -101,9 +102,10 @@ export class CanonicalTransformer implements OnModuleDestroy {
       const failure = mapped.failure as Extract<TransformOutcome, { ok: false }>;
       return { output: null, errors: failure.details.length ? failure.details : [{ path: '', message: failure.message }], reason: failure.reason };
     }
-    if (!eventType) return { output: mapped.value, errors: [] };
+    const engine = mapped.engine;
+    if (!eventType) return { output: mapped.value, errors: [], engine };
     const checked = this.check(eventType, mapped.value);
-    return checked.ok ? { output: mapped.value, errors: [] } : { output: mapped.value, errors: checked.details, reason: checked.reason };
+    return checked.ok ? { output: mapped.value, errors: [], engine } : { output: mapped.value, errors: checked.details, reason: checked.reason, engine };
   }
 
   private check(eventType: string, data: unknown): { ok: true } | Extract<TransformOutcome, { ok: false }> {
@@ -139,7 +141,7 @@ export class CanonicalTransformer implements OnModuleDestroy {
   }
 
   /** Parses the body (losslessly) and evaluates the mapping on a mapping thread. */
-  private async runMapping(key: string, expression: string, body: string, bindings: Record<string, unknown>): Promise<{ ok: true; value: unknown } | { ok: false; failure: TransformOutcome }> {
+  private async runMapping(key: string, expression: string, body: string, bindings: Record<string, unknown>): Promise<{ ok: true; value: unknown; engine: MappingEngine } | { ok: false; failure: TransformOutcome }> {
     let outcome;
     try {
       outcome = await this.threads.evaluate(key, expression, body, bindings, this.config.mappingTimeoutMs);
@@ -147,7 +149,10 @@ export class CanonicalTransformer implements OnModuleDestroy {
       const message = error instanceof MappingTimeoutError ? error.message : `mapping thread failed: ${(error as Error).message}`;
       return { ok: false, failure: fail(ReasonCode.MAPPING_ERROR, `mapping failed: ${message}`, [{ path: '', message }]) };
     }
-    if (outcome.ok) return { ok: true, value: JSON.parse(outcome.json) as unknown };
+    if (outcome.ok) {
+      this.metrics.mappingEvaluations.inc({ engine: outcome.engine });
+      return { ok: true, value: JSON.parse(outcome.json) as unknown, engine: outcome.engine };
+    }
     if (outcome.kind === 'parse') return { ok: false, failure: invalidJson(new Error(outcome.message)) };
     const where = outcome.position !== undefined ? `@${outcome.position}` : '';
     return { ok: false, failure: fail(ReasonCode.MAPPING_ERROR, `mapping failed: ${outcome.message}`, [{ path: where, message: outcome.message }]) };

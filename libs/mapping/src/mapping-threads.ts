@@ -1,9 +1,13 @@
+import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { MappingTimeoutError } from './jsonata-runner';
 
+/** Which engine produced a mapping's output: jsonata-compiler's closures, or jsonata itself. */
+export type MappingEngine = 'compiled' | 'jsonata';
+
 /** What a mapping thread answers: the output as JSON text, or why there is none. */
 export type ThreadOutcome =
-  | { ok: true; json: string }
+  | { ok: true; json: string; engine: MappingEngine }
   | { ok: false; kind: 'parse' | 'mapping'; message: string; position?: number };
 
 interface Job {
@@ -25,37 +29,65 @@ interface Thread {
 /** Requests a thread works on at once: enough to hide the message-passing latency, few enough that a re-dispatch after a kill is cheap. */
 const PIPELINE_DEPTH = 4;
 const THREAD_HEAP_MB = 96;
+/** Next to this file in the sources and in the build (tsconfig allowJs copies it). */
+const COMPILER_MODULE = join(__dirname, 'jsonata-compiler.js');
 /** Mappings allocate short-lived objects only; a small young generation keeps each thread's resident memory down. */
 const THREAD_YOUNG_MB = 16;
 
 /*
  * The thread's code, kept as a string so the same file serves tests (TypeScript sources) and the
- * production build. It parses the vendor body losslessly, evaluates the compiled expression (cached
- * per mapping version) and answers JSON text.
+ * production build. It parses the vendor body losslessly and evaluates the mapping (cached per
+ * mapping version): compiled to synchronous closures when jsonata-compiler covers the expression,
+ * with jsonata itself otherwise. A compiled evaluation that throws is re-run by jsonata on a fresh
+ * parse of the body, so errors (and any case the compiler would get wrong by throwing) are jsonata's.
  */
 const THREAD_SOURCE = `
-const { parentPort } = require('node:worker_threads');
+const { parentPort, workerData } = require('node:worker_threads');
 const jsonata = require('jsonata');
 const { parse, isInteger, isSafeNumber } = require('lossless-json');
-const compiled = new Map();
+const { createJsonataCompiler } = require(workerData.compilerModule);
+const compilerReady = createJsonataCompiler(jsonata);
+const cache = new Map();
 const parseNumber = (v) => (isInteger(v) && !isSafeNumber(v) ? v : Number(v));
+// Same rule as parseVendorJson in libs/core: the native parser unless a number could lose digits.
+const parseBody = (body) => (/\\d{16}/.test(body) ? parse(body, null, parseNumber) : JSON.parse(body));
+async function mappingFor(key, expression) {
+  let entry = cache.get(key);
+  if (!entry) {
+    const compiler = await compilerReady;
+    let compiled = null;
+    try {
+      compiled = compiler.compile(expression);
+    } catch (error) {
+      // Unsupported constructs and syntax errors alike: jsonata evaluates, and reports the latter.
+    }
+    entry = { compiled, interpreted: jsonata(expression) };
+    cache.set(key, entry);
+  }
+  return entry;
+}
 parentPort.on('message', async ({ id, key, expression, body, bindings }) => {
   let input;
   try {
-    // Same rule as parseVendorJson in libs/core: the native parser unless a number could lose digits.
-    input = /\\d{16}/.test(body) ? parse(body, null, parseNumber) : JSON.parse(body);
+    input = parseBody(body);
   } catch (error) {
     parentPort.postMessage({ id, outcome: { ok: false, kind: 'parse', message: error.message } });
     return;
   }
   try {
-    let expr = compiled.get(key);
-    if (!expr) {
-      expr = jsonata(expression);
-      compiled.set(key, expr);
+    const mapping = await mappingFor(key, expression);
+    let value;
+    let engine = 'jsonata';
+    if (mapping.compiled) {
+      try {
+        value = mapping.compiled.evaluate(input, bindings);
+        engine = 'compiled';
+      } catch (error) {
+        input = parseBody(body);
+      }
     }
-    const value = await expr.evaluate(input, bindings);
-    parentPort.postMessage({ id, outcome: { ok: true, json: value === undefined ? 'null' : JSON.stringify(value) } });
+    if (engine === 'jsonata') value = await mapping.interpreted.evaluate(input, bindings);
+    parentPort.postMessage({ id, outcome: { ok: true, engine, json: value === undefined ? 'null' : JSON.stringify(value) } });
   } catch (error) {
     const message = error && error.code ? (error.code + ' ' + (error.message || '')).trim() : String(error && error.message || error);
     parentPort.postMessage({ id, outcome: { ok: false, kind: 'mapping', message, position: error && error.position } });
@@ -106,7 +138,7 @@ export class MappingThreadPool {
 
   private spawn(): Thread {
     // A heap limit per thread: a mapping that builds something enormous kills its thread, not the hub.
-    const worker = new Worker(THREAD_SOURCE, { eval: true, resourceLimits: { maxOldGenerationSizeMb: THREAD_HEAP_MB, maxYoungGenerationSizeMb: THREAD_YOUNG_MB } });
+    const worker = new Worker(THREAD_SOURCE, { eval: true, workerData: { compilerModule: COMPILER_MODULE }, resourceLimits: { maxOldGenerationSizeMb: THREAD_HEAP_MB, maxYoungGenerationSizeMb: THREAD_YOUNG_MB } });
     const thread: Thread = { worker, inFlight: new Map() };
     worker.unref();
     worker.on('message', ({ id, outcome }: { id: number; outcome: ThreadOutcome }) => {

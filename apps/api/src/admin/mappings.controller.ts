@@ -88,6 +88,7 @@ export class MappingsController {
     }
     // The payload goes through the same lossless parse as a vendor body; rawPayload keeps big ids exact.
     const result = await this.transformer.dryRun(expression, input.rawPayload ?? JSON.stringify(input.payload), eventType);
-    return { eventType: eventType ?? null, output: result.output, valid: result.errors.length === 0, reason: result.reason ?? null, errors: result.errors };
+    // engine: "compiled" when jsonata-compiler runs this expression, "jsonata" when the interpreter does.
+    return { eventType: eventType ?? null, output: result.output, valid: result.errors.length === 0, reason: result.reason ?? null, errors: result.errors, engine: result.engine ?? null };
   }
 }

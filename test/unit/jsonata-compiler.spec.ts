@@ -1,0 +1,179 @@
+import jsonata from 'jsonata';
+import { createJsonataCompiler, JsonataCompiler, UnsupportedExpression } from '../../libs/mapping/src/jsonata-compiler';
+
+/**
+ * Differential tests: jsonata-compiler must give exactly what jsonata gives. Every expression of the
+ * corpus runs on every input through both engines. Where jsonata answers, the compiled closures must
+ * answer the same JSON; where jsonata throws, the compiled closures must throw too (the mapping
+ * thread then re-runs jsonata, so the error the user sees is jsonata's). A compiled evaluation that
+ * answered where jsonata fails would slip past that fallback, so it is the failure this guards.
+ */
+
+const INPUTS: Record<string, unknown> = {
+  order: {
+    id: 4501,
+    name: '#1001',
+    tags: 'gift, vip,, wholesale ',
+    total: '12.50',
+    currency: 'USD',
+    created: '2025-03-14T10:21:09-04:00',
+    items: [
+      { sku: ' MUG-1 ', qty: 2, price: 3.5, tax: [{ price: '0.10' }, { price: '0.20' }], props: [{ name: 'gift', value: true }, { name: 'note', value: null }] },
+      { sku: '', qty: 1, price: 10, variant: 77, tax: [], props: [] },
+      { qty: 3, price: 0.1, tax: [{ price: '1' }], requires: true },
+    ],
+    shipping: [{ title: 'Ground', price: '5.00', removed: false }, { title: 'Old', price: '1.00', removed: true }],
+    customer: { email: 'ann@example.com', first: 'Ann', last: null, tags: [] },
+    matrix: [[1, 2], [3, [4, 5]], []],
+    empty: [],
+    emptyObject: {},
+    none: null,
+    flag: true,
+    zero: 0,
+    blank: '',
+    codes: ['A', 'B'],
+    pairs: [{ k: 'x', v: 1 }, { k: 'y', v: 2 }, { k: 'x', v: 3 }],
+  },
+  oneItem: { items: [{ sku: 'A', qty: 1, price: 2, tax: [{ price: '0.5' }], props: [{ name: 'n', value: 'v' }] }], tags: 'one', codes: ['only'] },
+  topArray: [{ a: 1, b: [1, 2] }, { a: 2, b: [3] }, { a: 3 }],
+  scalar: 42,
+  text: 'hello world',
+  bigId: { id: '12345678901234567890', n: 9007199254740991 },
+};
+
+const EXPRESSIONS: string[] = [
+  // literals, names, paths, sequences
+  '42', '"text"', 'true', 'null', '$', '$$', 'id', 'missing', 'items', 'items.sku', 'items.qty', 'items[0]', 'items[-1]', 'items[5]',
+  'items[0].sku', 'items.tax', 'items.tax.price', 'items.tax[0].price', 'items.tax.price[0]', 'items[].sku', 'items.sku[]', 'codes[]', 'codes[0][]',
+  'matrix', 'matrix[0]', 'matrix[1][1]', 'matrix.$', 'matrix[[0]]', 'empty', 'empty[0]', 'empty[]', 'emptyObject', 'none', 'none.x', 'customer.tags',
+  'customer.tags[]', '*', 'items.*', '**.price', 'customer.*', 'a', 'b', 'b[0]', '$[0]', '$[1].b', '$.a', '$count($)', 'zero', 'blank',
+  // filters
+  'items[qty > 1]', 'items[qty > 1].sku', 'items[qty > 100]', 'items[requires]', 'items[requires = true].qty', 'items[$type(sku) = "string" and sku != ""]',
+  'items[[0,2]]', 'items[[0..1]].qty', 'items[qty = 1 or qty = 3].price', 'shipping[$not(removed = true)].title', 'pairs[k="x"].v', 'items[tax].qty',
+  'items[0][qty > 1]', 'codes[$ = "B"]', 'codes[0] = "A"', 'matrix[$count($) > 1]', 'items[-1].qty', 'items[0.7].qty',
+  // operators
+  '1 + 2 * 3', 'zero - 1', 'items[0].qty * items[0].price', 'items[0].price / 4', '7 % 3', '-zero', '-items[0].qty', 'missing + 1', '"a" & 1 & true & null & missing',
+  'name & " " & total', 'items.qty & ""', '1 = 1', '"1" = 1', 'items[0] = items[0]', 'codes = ["A","B"]', 'missing = missing', 'missing != 1', 'none = null',
+  '2 > 1', '"b" > "a"', 'missing < 1', '1 < "a"', '{"a":1} = {"a":1}', '"A" in codes', '"Z" in codes', 'zero in [0]', '[1..4]', '[zero..3]', '[3..1]', '[1..3, 5]',
+  'flag and zero', 'flag or zero', 'missing or flag', 'empty and flag', 'codes and blank', 'items.qty > 1', 'items.qty = 3',
+  // conditions, blocks, variables
+  'flag ? "y" : "n"', 'zero ? "y" : "n"', 'missing ? "y"', 'blank ? 1 : 2', 'empty ? 1 : 2', 'codes ? 1 : 2', 'emptyObject ? 1 : 2', 'none ? 1 : 2',
+  'missing ?: "fallback"', 'total ?: "fallback"', 'missing ?? "default"', 'none ?? "default"', 'zero ?? 5',
+  '($x := 5; $x * 2)', '($x := items; $count($x))', '($x := items[0]; $x.sku)', '($a := 1; ($a := 2; $a) + $a)', '($f := function($v) { $v * 2 }; $f(21))',
+  '($f := function($v) { $v ? $v : "none" }; [$f(1), $f(null), $f(missing)])', '($rec := function($n) { $n <= 1 ? 1 : $n * $rec($n - 1) }; $rec(10))',
+  '($add := function($a, $b) { $a + $b }; $add(1))', '($g := function() { $ }; $g())', '($g := function() { $$.id }; items.$g())',
+  '($k := function($f) { $f(3) }; $k(function($x) { $x + 1 }))', '($t := $type; $t(1))', '($s := function($v)<n:s>{ $string($v) }; $s(4))',
+  '($s := function($v)<n:s>{ $string($v) }; $s("x"))', '($cur := currency; items.{ "sku": sku, "c": $cur })',
+  // constructors
+  '{}', '{"a": 1, "b": missing, "c": null}', '{"sku": items[0].sku}', 'items.{"s": sku, "q": qty}', 'items.{"t": tax.price}', 'items.{"t": [tax.price]}',
+  '[items.sku]', '[1, [2, 3], missing, [], codes]', '[[1]]', '[codes]', '[empty]', 'pairs{k: v}', 'pairs{k: $sum(v)}', 'items{sku: qty}', '{ name: id }',
+  '{ "a": 1 }.a', '[1,2,3][1]', '[1,2,3][$ > 1]', 'items.[sku, qty]', '$.{"n": name}', 'topArray.{"a": a}', '{"k": 1, "k": 2}', '{ $string(id): 1 }', '{ 1: 2 }',
+  // functions
+  '$string(id)', '$string(items[0])', '$string(0.1 + 0.2)', '$string(1234567890123456)', '$string()', '$string(missing)', '$string(codes)', 'items.$string(qty)',
+  '$number(total)', '$number("x")', '$number(flag)', '$sum(items.qty)', '$sum([])', '$sum(items.tax.$number(price))', '$sum(codes)', '$count(items)', '$count(missing)',
+  '$max(items.qty)', '$min(items.price)', '$average(items.qty)', '$length(name)', '$length(id)', '$substring(name, 1, 2)', '$substringBefore(created, "T")',
+  '$substringAfter(created, "T")', '$uppercase(currency)', '$lowercase(currency)', '$trim(tags)', '$pad(name, 8, "*")', '$pad(name, -8)',
+  '$contains(name, "10")', '$contains(name, /\\d{4}/)', '$contains(missing, "x")', '$split(tags, ",")', '$split(tags, /,\\s*/)', '$split(tags, ",", 2)',
+  '$split(tags, ",").$trim($)[$ != ""]', '$join(codes, "-")', '$join(items.sku, ",")', '$join(codes)', '$replace(tags, ",", ";")', '$replace(tags, /(\\w+)/, "<$1>")',
+  '$replace(tags, /\\s+/, "", 1)', '$replace(name, /#(\\d)(\\d+)/, "$2$1$$$0$9")', '$replace(name, "", "x")', '$match(tags, /\\w+/)', '$match(tags, /(g)(i)/)',
+  '$match(tags, /\\w+/, 2)', '$formatNumber(items[0].price, "0.00")', '$formatNumber(1234.5, "#,##0.00")', '$formatNumber(-0.001, "0.00")', '$formatBase(id, 16)',
+  '$formatBase(255)', '$formatInteger(12, "w")', '$round(2.5)', '$round(3.14159, 2)', '$floor(-1.5)', '$ceil(1.2)', '$abs(-3)', '$sqrt(16)', '$power(2, 10)',
+  '$boolean(empty)', '$boolean(codes)', '$not(flag)', '$not(missing)', '$exists(missing)', '$exists(none)', '$keys(customer)', '$keys(items)', '$lookup(customer, "first")',
+  '$lookup(items, "sku")', '$append(codes, "C")', '$append(missing, 1)', '$spread(customer)', '$merge([customer, {"x": 1}])', '$merge(pairs.{k: v})', '$merge([])',
+  '$reverse(codes)', '$distinct(pairs.k)', '$zip([1,2],[3,4])', '$type(id)', '$type(missing)', '$type(none)', '$type(items)', '$type(customer)', '$type($string)',
+  '$type(function(){1})', '$base64encode(name)', '$encodeUrlComponent("a b&c")', '$toMillis(created)', '$fromMillis(1710411669000)',
+  '$fromMillis($toMillis(created), "[Y0001]-[M01]-[D01]T[H01]:[m01]:[s01]Z")', '$fromMillis(0, "[H01]:[m01]", "+0530")', '$toMillis("not a date")',
+  '$uppercase(missing)', '$uppercase(1)', '$sum("x")', '$error("boom")', '$assert(false, "nope")', '$unknownFunction(1)', 'missing()', 'name()',
+  'items.qty ~> $sum()', 'codes ~> $join("+")', 'name ~> $uppercase', '$clone(customer)', '$string({"a": [1, 2.50]}, true)',
+  // the shapes the Shopify mapping uses
+  '($id := function($v) { $type($v) = "number" ? $formatBase($v, 10) : ($type($v) = "string" and $v != "" ? $v : ()) }; [$id(id), $id("x"), $id(""), $id(none)])',
+  '($attributes := function($pairs) { $merge([$pairs[$type(name) = "string" and $type(value) != "null"].{ name: $string(value) }]) }; items.$attributes(props))',
+  '[items.$count(tax)]', 'items.(qty * price)', 'items.($x := qty; $x + 1)', '$sum([items.tax.$number(price)])', '[shipping[removed = false].{"t": title}]',
+  '$count(items[requires = true]) > 0 or $count(shipping) > 0', '$merge([{"a": 1}, blank != "" ? {"b": 2} : {}])',
+];
+
+const UNSUPPORTED: string[] = [
+  'items^(qty)', 'items#$i.sku', 'items@$it.sku', 'items.%.id', '$map(items, function($v) { $v.qty })', '$filter(items, function($v) { $v.qty > 1 })',
+  '$reduce([1,2], function($a, $b) { $a + $b })', '$sort(codes)', '$each(customer, function($v) { $v })', '$now()', '$millis()', '$eval("1+1")',
+  '$ ~> |items|{"x": 1}|', '$substring(?, 0, 2)', '[1, $x := 2]', 'items.qty ~> $sum()[0]',
+];
+
+type Result = { ok: true; json: string } | { ok: false; error: string };
+
+const jsonOf = (value: unknown): string => (value === undefined ? 'undefined' : JSON.stringify(value));
+
+async function viaJsonata(expression: string, input: unknown): Promise<Result> {
+  try {
+    return { ok: true, json: jsonOf(await jsonata(expression).evaluate(structuredClone(input), { currency: 'EUR' })) };
+  } catch (error) {
+    const e = error as { code?: string; message?: string };
+    return { ok: false, error: `${e.code ?? ''} ${e.message ?? String(error)}` };
+  }
+}
+
+function viaCompiler(compiler: JsonataCompiler, expression: string, input: unknown): Result {
+  try {
+    return { ok: true, json: jsonOf(compiler.compile(expression).evaluate(structuredClone(input), { currency: 'EUR' })) };
+  } catch (error) {
+    const e = error as { code?: string; message?: string };
+    return { ok: false, error: `${e.code ?? ''} ${e.message ?? String(error)}` };
+  }
+}
+
+let compiler: JsonataCompiler;
+beforeAll(async () => {
+  compiler = await createJsonataCompiler(jsonata);
+});
+
+describe('jsonata-compiler gives what jsonata gives', () => {
+  it.each(EXPRESSIONS.map((e) => [e]))('%s', async (expression) => {
+    expect(() => compiler.compile(expression)).not.toThrow();
+    const differences: string[] = [];
+    for (const [name, input] of Object.entries(INPUTS)) {
+      const expected = await viaJsonata(expression, input);
+      const actual = viaCompiler(compiler, expression, input);
+      if (expected.ok && (!actual.ok || actual.json !== expected.json)) {
+        differences.push(`${name}: jsonata ${expected.json}, compiled ${actual.ok ? actual.json : `threw ${actual.error}`}`);
+      }
+      if (!expected.ok && actual.ok) differences.push(`${name}: jsonata threw ${expected.error}, compiled answered ${actual.json}`);
+    }
+    expect(differences).toEqual([]);
+  });
+
+  it('the corpus exercises both outcomes: answers and jsonata errors', async () => {
+    let answers = 0;
+    let errors = 0;
+    for (const expression of EXPRESSIONS) {
+      for (const input of Object.values(INPUTS)) {
+        if ((await viaJsonata(expression, input)).ok) answers++;
+        else errors++;
+      }
+    }
+    expect(answers).toBeGreaterThan(1000);
+    expect(errors).toBeGreaterThan(30);
+  });
+
+  it('a compiled expression can be evaluated many times and keeps no state between evaluations', () => {
+    const compiled = compiler.compile('($n := $count(items); items.{"sku": sku, "of": $n})');
+    const first = jsonOf(compiled.evaluate(INPUTS.order));
+    compiled.evaluate(INPUTS.oneItem);
+    expect(jsonOf(compiled.evaluate(INPUTS.order))).toBe(first);
+  });
+});
+
+describe('jsonata-compiler leaves what it does not cover to jsonata', () => {
+  it.each(UNSUPPORTED.map((e) => [e]))('%s is refused at compile time', (expression) => {
+    expect(() => compiler.compile(expression)).toThrow(UnsupportedExpression);
+  });
+
+  it('a syntax error is jsonata\'s own', () => {
+    let thrown: unknown;
+    try {
+      compiler.compile('items[');
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).not.toBeInstanceOf(UnsupportedExpression);
+    expect((thrown as { code?: string }).code).toMatch(/^S0/);
+  });
+});
