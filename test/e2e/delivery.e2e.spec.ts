@@ -99,6 +99,11 @@ describe('signed webhook → canonical event → routed delivery', () => {
       const received = await waitFor(async () => sink.requests[0], 'the healthy destination');
       expect(received.at - sentAt).toBeLessThan(1000);
       await waitFor(async () => down.requests.length >= 2, 'retries at the failing destination');
+      // One delivery done, its sibling still retrying: the message is not complete yet.
+      const messageId = (received.json as { id: string }).id;
+      expect((await hub.admin.get(`/api/messages/${messageId}`)).body.status).toBe('routed');
+      down.fallback = { status: 200 };
+      await waitFor(async () => ((await hub.admin.get(`/api/messages/${messageId}`)).body.status === 'completed' ? true : undefined), 'message completed once both deliveries are');
     } finally {
       await down.close();
     }

@@ -8,6 +8,7 @@ import {
   DeliveryStatus,
   Batcher,
   TERMINAL_DELIVERY_STATUSES,
+  isPostgres,
   runSql,
   typed,
 } from '@omnihub/persistence';
@@ -37,6 +38,34 @@ const STATUS_BY_OUTCOME: Record<AttemptOutcome, DeliveryStatus> = {
 const TERMINAL = TERMINAL_DELIVERY_STATUSES as string[];
 
 type LedgerEntry = { kind: 'mark'; deliveryId: string; attempts: number } | { kind: 'outcome'; record: AttemptRecord };
+
+const ONE_STATEMENT_LEDGER = `
+  WITH marked AS (
+    UPDATE deliveries d SET status = '${DeliveryStatus.DELIVERING}', updated_at = $1
+    FROM unnest($3::varchar[], $4::int[]) AS m(id, attempts)
+    WHERE d.id = m.id AND d.attempts = m.attempts AND d.status IN ('${DeliveryStatus.PENDING}', '${DeliveryStatus.RETRYING}')
+    RETURNING d.id
+  ), v AS (
+    SELECT * FROM unnest($5::varchar[], $6::int[], $7::varchar[], $8::timestamptz[], $9::varchar[], $10::text[], $11::timestamptz[],
+                         $12::varchar[], $13::timestamptz[], $14::int[], $15::int[], $16::varchar[])
+      AS v(id, prev, status, next_attempt_at, reason_code, last_error, delivered_at, attempt_id, started_at, latency_ms, http_status, outcome)
+  ), won AS (
+    UPDATE deliveries d SET attempts = v.prev + 1, status = v.status, next_attempt_at = v.next_attempt_at, reason_code = v.reason_code,
+      last_error = v.last_error, delivered_at = v.delivered_at, updated_at = $1
+    FROM v WHERE d.id = v.id AND d.attempts = v.prev AND d.status <> ALL($2::varchar[])
+    RETURNING d.id, d.message_id, d.status
+  ), recorded AS (
+    INSERT INTO delivery_attempts (id, delivery_id, attempt_number, started_at, latency_ms, http_status, outcome, reason_code, error)
+    SELECT v.attempt_id, v.id, v.prev + 1, v.started_at, v.latency_ms, v.http_status, v.outcome, v.reason_code, v.last_error
+    FROM v JOIN won ON won.id = v.id
+  ), completed AS (
+    UPDATE messages m SET status = 'completed', updated_at = $1
+    WHERE m.id IN (SELECT message_id FROM won) AND m.status = 'routed'
+      AND NOT EXISTS (SELECT 1 FROM won w WHERE w.message_id = m.id AND w.status <> ALL($2::varchar[]))
+      AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_id = m.id AND d.status <> ALL($2::varchar[])
+                        AND NOT EXISTS (SELECT 1 FROM won w WHERE w.id = d.id))
+  )
+  SELECT id FROM won`;
 
 /** PostgreSQL's deadlock and serialization failures: the transaction did nothing and can run again. */
 const RETRYABLE_SQLSTATES = new Set(['40P01', '40001']);
@@ -73,21 +102,62 @@ export class DeliveryLedger {
   }
 
   private async write(entries: LedgerEntry[]): Promise<boolean[]> {
-    const marks = entries.flatMap((e) => (e.kind === 'mark' ? [e] : []));
-    const records = entries.flatMap((e) => (e.kind === 'outcome' ? [e.record] : []));
+    const records: AttemptRecord[] = [];
+    const claimsInBatch = new Set<string>();
+    for (const e of entries) {
+      // Two runs of one job can finish in one batch; only the first may claim the attempt.
+      if (e.kind === 'outcome' && !claimsInBatch.has(e.record.deliveryId)) {
+        claimsInBatch.add(e.record.deliveryId);
+        records.push(e.record);
+      }
+    }
+    // A mark whose outcome commits in the same batch would be overwritten at once: skip it.
+    const marks = entries.flatMap((e) => (e.kind === 'mark' && !claimsInBatch.has(e.deliveryId) ? [e] : []));
+    const oneStatement = isPostgres() && records.every((r) => r.outcome !== 'dead_letter');
     for (let attempt = 1; ; attempt++) {
       try {
-        const won = await this.dataSource.transaction(async (manager) => {
-          if (marks.length > 0) await writeMarks(manager, marks);
-          return records.length > 0 ? this.writeOutcomes(manager, records) : new Set<string>();
-        });
+        const won = oneStatement
+          ? await this.writeInOneStatement(marks, records)
+          : await this.dataSource.transaction(async (manager) => {
+              if (marks.length > 0) await writeMarks(manager, marks);
+              return records.length > 0 ? this.writeOutcomes(manager, records) : new Set<string>();
+            });
         this.count(records.filter((r) => won.has(r.deliveryId)));
-        return entries.map((e) => e.kind === 'mark' || won.has(e.record.deliveryId));
+        return entries.map((e) => e.kind === 'mark' || (records.includes(e.record) && won.has(e.record.deliveryId)));
       } catch (error) {
         const code = (error as { driverError?: { code?: string }; code?: string }).driverError?.code ?? (error as { code?: string }).code;
         if (!code || !RETRYABLE_SQLSTATES.has(code) || attempt >= MAX_TRANSACTION_TRIES) throw error;
       }
     }
+  }
+
+  /**
+   * PostgreSQL, no dead letters in the batch (the common case): marks, claimed outcomes, attempt
+   * records and message completion in one statement of data-modifying CTEs, one round trip and an
+   * implicit transaction instead of six. Rows arrive as arrays (unnest), so the SQL text is constant.
+   * All CTEs see one snapshot, so completion counts this statement's own outcomes from `won`.
+   */
+  private async writeInOneStatement(marks: Array<{ deliveryId: string; attempts: number }>, records: AttemptRecord[]): Promise<Set<string>> {
+    const now = new Date();
+    const rows = (await this.dataSource.query(ONE_STATEMENT_LEDGER, [
+      now,
+      TERMINAL,
+      marks.map((m) => m.deliveryId),
+      marks.map((m) => m.attempts),
+      records.map((r) => r.deliveryId),
+      records.map((r) => r.previousAttempts),
+      records.map((r) => STATUS_BY_OUTCOME[r.outcome]),
+      records.map((r) => r.nextAttemptAt),
+      records.map((r) => r.reasonCode),
+      records.map((r) => r.error),
+      records.map((r) => (r.outcome === 'delivered' ? now : null)),
+      records.map(() => randomUUID()),
+      records.map((r) => r.startedAt),
+      records.map((r) => r.latencyMs),
+      records.map((r) => r.httpStatus),
+      records.map((r) => r.outcome),
+    ])) as Array<{ id: string }>;
+    return new Set(rows.map((row) => row.id));
   }
 
   private count(recorded: AttemptRecord[]): void {
