@@ -1,5 +1,5 @@
 import { Global, Injectable, Module } from '@nestjs/common';
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /**
  * The hub's Prometheus metrics, defined in one place. Labels are connection ids (bounded by the
@@ -42,6 +42,20 @@ export class HubMetrics {
     name: 'omnihub_mapping_evaluations_total',
     help: 'Mapping evaluations that produced output, by engine: "compiled" (jsonata-compiler) or "jsonata" (the interpreter, for expressions the compiler leaves to it).',
     labelNames: ['engine'] as const,
+    registers: [this.registry],
+  });
+
+  readonly circuitOpen = new Gauge({
+    name: 'omnihub_destination_circuit_open',
+    help: '1 while a destination\'s circuit breaker holds its deliveries (as seen by this worker process), else 0.',
+    labelNames: ['destination'] as const,
+    registers: [this.registry],
+  });
+
+  readonly circuitTransitions = new Counter({
+    name: 'omnihub_circuit_transitions_total',
+    help: 'Circuit breaker transitions per destination: opened (deliveries held) or closed (resumed).',
+    labelNames: ['destination', 'to'] as const,
     registers: [this.registry],
   });
 

@@ -24,10 +24,12 @@ interface Job {
 interface Thread {
   worker: Worker;
   inFlight: Map<number, { job: Job; timer: NodeJS.Timeout }>;
+  /** Mapping keys whose expression this thread has been sent (it caches them compiled). */
+  knownKeys: Set<string>;
 }
 
-/** Requests a thread works on at once: enough to hide the message-passing latency, few enough that a re-dispatch after a kill is cheap. */
-const PIPELINE_DEPTH = 4;
+/** Requests a thread works on at once: enough to batch the message passing, few enough that a re-dispatch after a kill is cheap. */
+const PIPELINE_DEPTH = 16;
 const THREAD_HEAP_MB = 96;
 /** Next to this file in the sources and in the build (tsconfig allowJs copies it). */
 const COMPILER_MODULE = join(__dirname, 'jsonata-compiler.js');
@@ -51,28 +53,31 @@ const cache = new Map();
 const parseNumber = (v) => (isInteger(v) && !isSafeNumber(v) ? v : Number(v));
 // Same rule as parseVendorJson in libs/core: the native parser unless a number could lose digits.
 const parseBody = (body) => (/\\d{16}/.test(body) ? parse(body, null, parseNumber) : JSON.parse(body));
-async function mappingFor(key, expression) {
+function mappingFor(key, expression) {
   let entry = cache.get(key);
   if (!entry) {
-    const compiler = await compilerReady;
-    let compiled = null;
-    try {
-      compiled = compiler.compile(expression);
-    } catch (error) {
-      // Unsupported constructs and syntax errors alike: jsonata evaluates, and reports the latter.
-    }
-    entry = { compiled, interpreted: jsonata(expression) };
+    // The pool sends an expression with the first request for its key on this thread only.
+    if (expression === undefined) return Promise.reject(new Error('mapping ' + key + ' is not loaded on this thread'));
+    // Cached as a promise at once, so requests that follow before it is compiled share it.
+    entry = compilerReady.then((compiler) => {
+      let compiled = null;
+      try {
+        compiled = compiler.compile(expression);
+      } catch (error) {
+        // Unsupported constructs and syntax errors alike: jsonata evaluates, and reports the latter.
+      }
+      return { compiled, interpreted: jsonata(expression) };
+    });
     cache.set(key, entry);
   }
   return entry;
 }
-parentPort.on('message', async ({ id, key, expression, body, bindings }) => {
+async function run({ id, key, expression, body, bindings }) {
   let input;
   try {
     input = parseBody(body);
   } catch (error) {
-    parentPort.postMessage({ id, outcome: { ok: false, kind: 'parse', message: error.message } });
-    return;
+    return { id, outcome: { ok: false, kind: 'parse', message: error.message } };
   }
   try {
     const mapping = await mappingFor(key, expression);
@@ -87,11 +92,15 @@ parentPort.on('message', async ({ id, key, expression, body, bindings }) => {
       }
     }
     if (engine === 'jsonata') value = await mapping.interpreted.evaluate(input, bindings);
-    parentPort.postMessage({ id, outcome: { ok: true, engine, json: value === undefined ? 'null' : JSON.stringify(value) } });
+    return { id, outcome: { ok: true, engine, json: value === undefined ? 'null' : JSON.stringify(value) } };
   } catch (error) {
     const message = error && error.code ? (error.code + ' ' + (error.message || '')).trim() : String(error && error.message || error);
-    parentPort.postMessage({ id, outcome: { ok: false, kind: 'mapping', message, position: error && error.position } });
+    return { id, outcome: { ok: false, kind: 'mapping', message, position: error && error.position } };
   }
+}
+// Requests and answers travel in batches: one message each way per dispatch, not per mapping.
+parentPort.on('message', async ({ jobs }) => {
+  parentPort.postMessage({ answers: await Promise.all(jobs.map(run)) });
 });
 `;
 
@@ -106,6 +115,7 @@ export class MappingThreadPool {
   private readonly waiting: Job[] = [];
   private nextId = 1;
   private closed = false;
+  private dispatchScheduled = false;
 
   constructor(size: number) {
     for (let i = 0; i < size; i++) this.threads.push(this.spawn());
@@ -115,7 +125,14 @@ export class MappingThreadPool {
     if (this.closed) return Promise.reject(new Error('mapping thread pool is closed'));
     return new Promise<ThreadOutcome>((resolve, reject) => {
       this.waiting.push({ id: this.nextId++, key, expression, body, bindings, timeoutMs, resolve, reject });
-      this.dispatch();
+      // Requests made in one turn of the event loop (a transform batch) leave together.
+      if (!this.dispatchScheduled) {
+        this.dispatchScheduled = true;
+        setImmediate(() => {
+          this.dispatchScheduled = false;
+          this.dispatch();
+        });
+      }
     });
   }
 
@@ -128,25 +145,33 @@ export class MappingThreadPool {
   private dispatch(): void {
     while (this.waiting.length > 0) {
       const thread = this.threads.reduce((best, t) => (t.inFlight.size < best.inFlight.size ? t : best));
-      if (thread.inFlight.size >= PIPELINE_DEPTH) return;
-      const job = this.waiting.shift()!;
-      const timer = setTimeout(() => this.timeOut(thread, job.id), job.timeoutMs);
-      thread.inFlight.set(job.id, { job, timer });
-      thread.worker.postMessage({ id: job.id, key: job.key, expression: job.expression, body: job.body, bindings: job.bindings });
+      const room = PIPELINE_DEPTH - thread.inFlight.size;
+      if (room <= 0) return;
+      const jobs = this.waiting.splice(0, Math.max(1, Math.ceil(Math.min(room, this.waiting.length) / this.threads.length)));
+      const messages = jobs.map((job) => {
+        const timer = setTimeout(() => this.timeOut(thread, job.id), job.timeoutMs);
+        thread.inFlight.set(job.id, { job, timer });
+        const known = thread.knownKeys.has(job.key);
+        thread.knownKeys.add(job.key);
+        return { id: job.id, key: job.key, expression: known ? undefined : job.expression, body: job.body, bindings: job.bindings };
+      });
+      thread.worker.postMessage({ jobs: messages });
     }
   }
 
   private spawn(): Thread {
     // A heap limit per thread: a mapping that builds something enormous kills its thread, not the hub.
     const worker = new Worker(THREAD_SOURCE, { eval: true, workerData: { compilerModule: COMPILER_MODULE }, resourceLimits: { maxOldGenerationSizeMb: THREAD_HEAP_MB, maxYoungGenerationSizeMb: THREAD_YOUNG_MB } });
-    const thread: Thread = { worker, inFlight: new Map() };
+    const thread: Thread = { worker, inFlight: new Map(), knownKeys: new Set() };
     worker.unref();
-    worker.on('message', ({ id, outcome }: { id: number; outcome: ThreadOutcome }) => {
-      const entry = thread.inFlight.get(id);
-      if (!entry) return;
-      clearTimeout(entry.timer);
-      thread.inFlight.delete(id);
-      entry.job.resolve(outcome);
+    worker.on('message', ({ answers }: { answers: Array<{ id: number; outcome: ThreadOutcome }> }) => {
+      for (const { id, outcome } of answers) {
+        const entry = thread.inFlight.get(id);
+        if (!entry) continue;
+        clearTimeout(entry.timer);
+        thread.inFlight.delete(id);
+        entry.job.resolve(outcome);
+      }
       this.dispatch();
     });
     worker.on('error', (error) => this.replace(thread, undefined, error));

@@ -88,6 +88,31 @@ export class QueueService implements OnApplicationShutdown {
     );
   }
 
+  /** Holds a destination's queue: no worker in any process takes its jobs for `ms` (BullMQ's queue rate limit). */
+  async holdDeliveries(destinationConnectionId: string, ms: number): Promise<void> {
+    await this.queue(deliverQueueName(destinationConnectionId)).rateLimit(Math.max(1, Math.ceil(ms)));
+  }
+
+  /**
+   * A destination's circuit state, shared through Redis so that every api process can show what
+   * the worker that tripped it knows. `null` clears it (the circuit closed). It expires on its own
+   * after `ttlMs`, so a worker that died with an open circuit does not leave it shown for ever.
+   */
+  async publishCircuit(destinationConnectionId: string, state: object | null, ttlMs = 0): Promise<void> {
+    const key = this.circuitKey(destinationConnectionId);
+    if (state === null) await this.connection.del(key);
+    else await this.connection.set(key, JSON.stringify(state), 'PX', Math.max(1000, Math.ceil(ttlMs)));
+  }
+
+  async circuitOf(destinationConnectionId: string): Promise<unknown> {
+    const text = await this.connection.get(this.circuitKey(destinationConnectionId));
+    return text ? (JSON.parse(text) as unknown) : null;
+  }
+
+  private circuitKey(destinationConnectionId: string): string {
+    return `${this.config.queuePrefix}:circuit:${destinationConnectionId}`;
+  }
+
   /** After the workers stopped (before-shutdown phase), so no job is left without its producers. */
   async onApplicationShutdown(): Promise<void> {
     await Promise.all([...this.queues.values()].map((q) => q.close().catch(() => undefined)));

@@ -6,6 +6,7 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import { HubError } from '@omnihub/core';
 import { ConnectorRegistry } from '@omnihub/connector-sdk';
+import { QueueService } from '@omnihub/queueing';
 import { ConnectionEntity, ConnectionStore, DEFAULT_DELIVERY_SETTINGS, DeliverySettings, RouteEntity, RouteStore } from '@omnihub/persistence';
 import { ApiKeyGuard, AuthenticatedRequest, Requires } from '../auth/api-key.guard';
 import { validateAgainst } from '../http/validate-body';
@@ -31,6 +32,9 @@ const DELIVERY_SCHEMA = {
     concurrency: { type: 'integer', minimum: 1, maximum: 1000 },
     ratePerSecond: { type: 'integer', minimum: 0, maximum: 100000 },
     paused: { type: 'boolean' },
+    circuitThreshold: { type: 'integer', minimum: 0, maximum: 1000 },
+    circuitOpenMs: { type: 'integer', minimum: 100, maximum: 3600000 },
+    circuitMaxOpenMs: { type: 'integer', minimum: 100, maximum: 86400000 },
   },
 };
 const CREATE_SCHEMA = {
@@ -57,6 +61,7 @@ export class ConnectionsController {
     @InjectRepository(ConnectionEntity) private readonly connections: Repository<ConnectionEntity>,
     @InjectRepository(RouteEntity) private readonly routes: Repository<RouteEntity>,
     private readonly store: ConnectionStore,
+    private readonly queues: QueueService,
     private readonly routeStore: RouteStore,
     private readonly registry: ConnectorRegistry,
     private readonly ingress: IngressService,
@@ -91,9 +96,11 @@ export class ConnectionsController {
     return { items: (await this.connections.find({ order: { createdAt: 'ASC' } })).map((c) => this.view(c)) };
   }
 
+  /** One connection; for a destination also its circuit breaker (null while closed). */
   @Get(':id')
   async get(@Param('id') id: string) {
-    return this.view(await this.find(id));
+    const entity = await this.find(id);
+    return { ...this.view(entity), circuit: await this.queues.circuitOf(id) };
   }
 
   @ApiBody({ schema: bodySchema(PATCH_SCHEMA) })

@@ -1,12 +1,15 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { Worker } from 'bullmq';
-import { HUB_CONFIG, HubConfig } from '@omnihub/core';
+import { HUB_CONFIG, HubConfig, HubMetrics } from '@omnihub/core';
 import { ConnectorRegistry } from '@omnihub/connector-sdk';
 import { ConnectionStore, LiveConnection } from '@omnihub/persistence';
-import { DeliverJobData, deliverQueueName, redisOptionsFromUrl } from '@omnihub/queueing';
+import { DeliverJobData, QueueService, deliverQueueName, redisOptionsFromUrl } from '@omnihub/queueing';
+import { CircuitBreakers } from './circuit-breaker';
 import { DeliveryService } from './delivery.service';
 
 const SYNC_INTERVAL_MS = 2000;
+/** A published open circuit stays visible this long past its probe time, covering the probe itself. */
+const CIRCUIT_STATE_GRACE_MS = 60_000;
 
 /**
  * One BullMQ worker per destination connection, so each destination has its own concurrency, rate
@@ -18,6 +21,7 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap {
   private readonly logger = new Logger(DeliveryWorkerPool.name);
   private readonly workers = new Map<string, { worker: Worker; settingsKey: string }>();
   private paused = new Set<string>();
+  private readonly breakers = new CircuitBreakers();
   private timer: NodeJS.Timeout | undefined;
   private syncing: Promise<void> | undefined;
 
@@ -26,6 +30,8 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap {
     private readonly connections: ConnectionStore,
     private readonly connectors: ConnectorRegistry,
     private readonly deliveries: DeliveryService,
+    private readonly queues: QueueService,
+    private readonly metrics: HubMetrics,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -76,7 +82,7 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap {
 
   private startWorker(destination: LiveConnection): Worker {
     const { concurrency, ratePerSecond } = destination.delivery;
-    const worker = new Worker<DeliverJobData>(deliverQueueName(destination.id), (job) => this.deliveries.run(job.data.deliveryId), {
+    const worker = new Worker<DeliverJobData>(deliverQueueName(destination.id), (job) => this.deliver(destination.id, job.data.deliveryId), {
       connection: redisOptionsFromUrl(this.config.redisUrl),
       prefix: this.config.queuePrefix,
       concurrency: Math.max(1, concurrency),
@@ -87,6 +93,43 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap {
     worker.on('error', (error) => this.logger.warn(`delivery worker ${destination.id}: ${error.message}`));
     worker.on('failed', (job, error) => this.logger.error(`delivery job ${job?.id} crashed: ${error.message}`));
     return worker;
+  }
+
+  /**
+   * One delivery job, through the destination's circuit breaker: while the circuit is open the job
+   * goes back to its queue untouched (no attempt, no retry budget spent) and the queue is held.
+   */
+  private async deliver(destinationId: string, deliveryId: string): Promise<void> {
+    const settings = (await this.connections.get(destinationId))?.delivery;
+    if (!settings) {
+      await this.deliveries.run(deliveryId); // the destination was deleted meanwhile: the service dead-letters the delivery
+      return;
+    }
+    const decision = this.breakers.decide(destinationId, settings);
+    if (!decision.send) {
+      await this.queues.holdDeliveries(destinationId, decision.holdMs);
+      throw Worker.RateLimitError();
+    }
+    const health = await this.deliveries.run(deliveryId);
+    const transition = this.breakers.record(destinationId, settings, health);
+    if (transition) await this.announce(destinationId, transition);
+  }
+
+  private async announce(destinationId: string, transition: 'opened' | 'closed'): Promise<void> {
+    const snapshot = this.breakers.snapshot(destinationId);
+    this.metrics.circuitTransitions.inc({ destination: destinationId, to: transition });
+    this.metrics.circuitOpen.set({ destination: destinationId }, transition === 'opened' ? 1 : 0);
+    if (transition === 'opened') {
+      this.logger.warn(`destination ${destinationId}: circuit open after ${snapshot?.consecutiveFailures} consecutive failures; deliveries held until ${snapshot?.probeAt}`);
+    } else {
+      this.logger.log(`destination ${destinationId}: circuit closed, deliveries resume`);
+    }
+    try {
+      const ttlMs = snapshot ? Date.parse(snapshot.probeAt) - Date.now() + CIRCUIT_STATE_GRACE_MS : 0;
+      await this.queues.publishCircuit(destinationId, snapshot, ttlMs);
+    } catch (error) {
+      this.logger.warn(`circuit state of ${destinationId} not published: ${(error as Error).message}`);
+    }
   }
 
   /** Waits for running deliveries to finish; called by the worker module before shutdown. */

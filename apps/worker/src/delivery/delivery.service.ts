@@ -1,14 +1,16 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { InjectRepository } from '@nestjs/typeorm';
-import { Repository } from 'typeorm';
-import { CanonicalEvent, ReasonCode } from '@omnihub/core';
+import { DataSource } from 'typeorm';
+import { CanonicalEvent, JsonObject, ReasonCode } from '@omnihub/core';
 import { ConnectorRegistry, DeliveryOutcome, HTTP_CLIENT, HttpClient } from '@omnihub/connector-sdk';
-import { AttemptOutcome, Batcher, ConnectionStore, DeliveryEntity, MessageEntity, TERMINAL_DELIVERY_STATUSES } from '@omnihub/persistence';
+import { AttemptOutcome, Batcher, ConnectionStore, DeliveryEntity, DeliveryStatus, TERMINAL_DELIVERY_STATUSES, runSql } from '@omnihub/persistence';
 import { QueueService } from '@omnihub/queueing';
 import { retryDelayMs } from './backoff';
+import { DestinationHealth, healthOf } from './circuit-breaker';
 import { DeliveryLedger } from './delivery-ledger';
 
-type Loaded = { delivery: DeliveryEntity; canonical: CanonicalEvent | null };
+/** The delivery fields an attempt needs. */
+type DeliveryToSend = Pick<DeliveryEntity, 'id' | 'messageId' | 'destinationConnectionId' | 'status' | 'attempts' | 'roundStartAttempts' | 'dataOverride'>;
+type Loaded = { delivery: DeliveryToSend; canonical: CanonicalEvent | null };
 
 /**
  * One delivery attempt: load, send through the destination's connector, record the attempt (the
@@ -21,7 +23,7 @@ export class DeliveryService {
   private readonly loads = new Batcher<string, Loaded | undefined>((ids) => this.loadBatch(ids), 200);
 
   constructor(
-    @InjectRepository(DeliveryEntity) private readonly deliveries: Repository<DeliveryEntity>,
+    private readonly dataSource: DataSource,
     private readonly ledger: DeliveryLedger,
     private readonly connections: ConnectionStore,
     private readonly connectors: ConnectorRegistry,
@@ -29,12 +31,13 @@ export class DeliveryService {
     @Inject(HTTP_CLIENT) private readonly http: HttpClient,
   ) {}
 
-  async run(deliveryId: string): Promise<void> {
+  /** Answers what the attempt showed of the destination's health, for its circuit breaker. */
+  async run(deliveryId: string): Promise<DestinationHealth> {
     const loaded = await this.loads.submit(deliveryId);
-    if (!loaded || TERMINAL_DELIVERY_STATUSES.includes(loaded.delivery.status)) return;
+    if (!loaded || TERMINAL_DELIVERY_STATUSES.includes(loaded.delivery.status)) return undefined;
     const { delivery, canonical } = loaded;
     // Not routed yet (its transform is being retried): the transform enqueues this delivery when done.
-    if (!canonical) return;
+    if (!canonical) return undefined;
     const destination = await this.connections.get(delivery.destinationConnectionId);
     const outbound = destination && this.connectors.get(destination.connector)?.module.outbound;
     const startedAt = new Date();
@@ -84,23 +87,49 @@ export class DeliveryService {
     if (claimed && outcome === 'retry') {
       await this.queues.enqueueDeliveries([{ deliveryId, destinationConnectionId: delivery.destinationConnectionId, attempts: attemptNumber, delayMs }]);
     }
+    return destination && outbound ? healthOf(result) : undefined;
   }
 
-  /** Deliveries with their message's canonical event; concurrent jobs share one query. */
+  /**
+   * Deliveries with their message's canonical event; concurrent jobs share one query. Plain SQL
+   * and a hand-picked row: this runs once per delivery batch, and entity hydration cost more than
+   * the query.
+   */
   private async loadBatch(deliveryIds: string[]): Promise<Array<Loaded | undefined>> {
-    const rows = await this.deliveries
-      .createQueryBuilder('delivery')
-      .innerJoin(MessageEntity, 'message', 'message.id = delivery.messageId')
-      .addSelect('message.canonical', 'message_canonical')
-      .where('delivery.id IN (:...deliveryIds)', { deliveryIds })
-      .getRawAndEntities<{ delivery_id: string; message_canonical: string | null }>();
-    const canonicalById = new Map(rows.raw.map((raw) => [raw.delivery_id, raw.message_canonical]));
+    const { rows } = await runSql<LoadRow>(
+      this.dataSource,
+      `SELECT d.id, d.message_id, d.destination_connection_id, d.status, d.attempts, d.round_start_attempts, d.data_override, m.canonical
+       FROM deliveries d JOIN messages m ON m.id = d.message_id WHERE d.id IN (:...deliveryIds)`,
+      { deliveryIds },
+    );
     const byId = new Map(
-      rows.entities.map((delivery) => {
-        const text = canonicalById.get(delivery.id);
-        return [delivery.id, { delivery, canonical: text ? (JSON.parse(text) as CanonicalEvent) : null }];
-      }),
+      rows.map((row): [string, Loaded] => [
+        row.id,
+        {
+          delivery: {
+            id: row.id,
+            messageId: row.message_id,
+            destinationConnectionId: row.destination_connection_id,
+            status: row.status,
+            attempts: Number(row.attempts),
+            roundStartAttempts: Number(row.round_start_attempts),
+            dataOverride: row.data_override ? (JSON.parse(row.data_override) as JsonObject) : null,
+          },
+          canonical: row.canonical ? (JSON.parse(row.canonical) as CanonicalEvent) : null,
+        },
+      ]),
     );
     return deliveryIds.map((id) => byId.get(id));
   }
+}
+
+interface LoadRow {
+  id: string;
+  message_id: string;
+  destination_connection_id: string;
+  status: DeliveryStatus;
+  attempts: number | string;
+  round_start_attempts: number | string;
+  data_override: string | null;
+  canonical: string | null;
 }

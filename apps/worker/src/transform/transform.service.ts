@@ -11,6 +11,7 @@ import {
   MessageStatus,
   RouteEntity,
   RouteStore,
+  isPostgres,
   runSql,
   typed,
 } from '@omnihub/persistence';
@@ -112,6 +113,7 @@ export class TransformService {
    */
   private async store(routed: Routed[]): Promise<Set<string>> {
     if (routed.length === 0) return new Set();
+    if (isPostgres()) return this.storeInOneStatement(routed);
     const rows = routed.flatMap((r) => r.deliveries);
     if (rows.length > 0) await this.dataSource.createQueryBuilder().insert().into(DeliveryEntity).orIgnore().values(rows).execute();
 
@@ -138,6 +140,42 @@ export class TransformService {
       params,
     );
     return new Set(result.rows.map((row) => row.id));
+  }
+
+  /**
+   * PostgreSQL: the delivery inserts and the conditional message update as one statement of
+   * data-modifying CTEs, rows passed as arrays (constant SQL text). One round trip, and atomic, so
+   * the crash window between the two writes does not exist here.
+   */
+  private async storeInOneStatement(routed: Routed[]): Promise<Set<string>> {
+    const now = new Date();
+    const deliveries = routed.flatMap((r) => r.deliveries);
+    const rows = (await this.dataSource.query(
+      `WITH inserted AS (
+         INSERT INTO deliveries (id, message_id, route_id, destination_connection_id, status, attempts, round_start_attempts, created_at, updated_at)
+         SELECT d.id, d.message_id, d.route_id, d.destination_connection_id, '${DeliveryStatus.PENDING}', 0, 0, $1, $1
+         FROM unnest($2::varchar[], $3::varchar[], $4::varchar[], $5::varchar[]) AS d(id, message_id, route_id, destination_connection_id)
+         ON CONFLICT DO NOTHING
+       ), routed AS (
+         UPDATE messages SET canonical = v.canonical, event_type = v.event_type, status = v.status, reason_code = NULL, error = NULL, updated_at = $1
+         FROM unnest($6::varchar[], $7::text[], $8::varchar[], $9::varchar[]) AS v(id, canonical, event_type, status)
+         WHERE messages.id = v.id AND messages.status = '${MessageStatus.RECEIVED}'
+         RETURNING messages.id
+       )
+       SELECT id FROM routed`,
+      [
+        now,
+        deliveries.map((d) => d.id),
+        deliveries.map((d) => d.messageId),
+        deliveries.map((d) => d.routeId),
+        deliveries.map((d) => d.destinationConnectionId),
+        routed.map((r) => r.message.id),
+        routed.map((r) => JSON.stringify(r.event)),
+        routed.map((r) => r.event.type),
+        routed.map((r) => (r.deliveries.length > 0 ? MessageStatus.ROUTED : MessageStatus.COMPLETED)),
+      ],
+    )) as Array<{ id: string }>;
+    return new Set(rows.map((row) => row.id));
   }
 
   private async matchRoutes(sourceConnectionId: string, event: CanonicalEvent): Promise<RouteEntity[]> {

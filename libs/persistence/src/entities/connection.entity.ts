@@ -13,6 +13,11 @@ export interface DeliverySettings {
   ratePerSecond: number;
   /** A paused destination keeps its deliveries queued (in order, nothing lost) until resumed. */
   paused: boolean;
+  /** Consecutive 5xx/timeout/network failures that open the destination's circuit; 0 turns the breaker off. */
+  circuitThreshold: number;
+  /** How long an open circuit holds deliveries before one probe; doubles per failed probe. */
+  circuitOpenMs: number;
+  circuitMaxOpenMs: number;
 }
 
 export const DEFAULT_DELIVERY_SETTINGS: DeliverySettings = {
@@ -23,6 +28,9 @@ export const DEFAULT_DELIVERY_SETTINGS: DeliverySettings = {
   concurrency: 10,
   ratePerSecond: 0,
   paused: false,
+  circuitThreshold: 5,
+  circuitOpenMs: 5000,
+  circuitMaxOpenMs: 60000,
 };
 
 @Entity('connections')
