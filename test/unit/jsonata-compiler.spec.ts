@@ -90,6 +90,11 @@ const EXPRESSIONS: string[] = [
   '($attributes := function($pairs) { $merge([$pairs[$type(name) = "string" and $type(value) != "null"].{ name: $string(value) }]) }; items.$attributes(props))',
   '[items.$count(tax)]', 'items.(qty * price)', 'items.($x := qty; $x + 1)', '$sum([items.tax.$number(price)])', '[shipping[removed = false].{"t": title}]',
   '$count(items[requires = true]) > 0 or $count(shipping) > 0', '$merge([{"a": 1}, blank != "" ? {"b": 2} : {}])',
+  // name resolution: caller bindings, shadowed built-ins, parameters named like built-ins, repeated signatures
+  '$currency', '$currency & currency', '($string := function($v) { "shadowed" }; $string(1))', '($f := function($type) { $type }; $f(1))',
+  '[$string(1), $string("a"), $string(null), $string([1]), $string({"a": 1}), $string(1)]', '[$sum([1]), $sum(1), $sum([1, 2]), $sum(1)]',
+  '[$uppercase("a"), $uppercase(1)]', '{"b": 1, "1": 2, "a": 3, "0": missing}', '{"a": 1, "a": 2}', '{"_jsonata_lambda": 1}', 'matrix.{"m": $}',
+  'items{"k": qty}', '{"n": name}.n', '[$formatNumber(1, "0.0"), $formatNumber("1", "0.0")]',
 ];
 
 const UNSUPPORTED: string[] = [

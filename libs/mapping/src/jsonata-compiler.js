@@ -90,6 +90,18 @@ function isDeepEqual(lhs, rhs) {
   return false;
 }
 
+/** jsonata's getSymbol (signature.js): one letter per argument type. */
+function symbolOf(value) {
+  if (isFunction(value)) return 'f';
+  switch (typeof value) {
+    case 'string': return 's';
+    case 'number': return 'n';
+    case 'boolean': return 'b';
+    case 'object': return value === null ? 'l' : Array.isArray(value) ? 'a' : 'o';
+    default: return 'm';
+  }
+}
+
 function getFunctionArity(func) {
   if (typeof func.arity === 'number') return func.arity;
   if (typeof func.implementation === 'function') return func.implementation.length;
@@ -296,9 +308,30 @@ async function createJsonataCompiler(jsonata) {
 
   // ---- evaluation rules ----
 
+  /**
+   * jsonata's signature check builds a type string per call and runs a regex over it. For
+   * signatures without typed arrays (whose check reads array contents) the outcome depends on that
+   * type string alone, so when it left the arguments as they were, that is remembered per string.
+   */
+  const unchangedBySignature = new WeakMap();
+  function validate(signature, args, input) {
+    let unchanged = unchangedBySignature.get(signature);
+    if (unchanged === undefined) {
+      unchanged = typeof signature.definition === 'string' && signature.definition.indexOf('<', 1) === -1 ? new Set() : null;
+      unchangedBySignature.set(signature, unchanged);
+    }
+    if (unchanged === null) return signature.validate(args, input);
+    let symbols = '';
+    for (const arg of args) symbols += symbolOf(arg);
+    if (unchanged.has(symbols)) return args;
+    const validated = signature.validate(args, input);
+    if (validated.length === args.length && validated.every((v, i) => v === args[i])) unchanged.add(symbols);
+    return validated;
+  }
+
   function apply(proc, args, input, context) {
     let validatedArgs = args;
-    if (proc && proc.signature !== undefined) validatedArgs = proc.signature.validate(args, input);
+    if (proc && proc.signature !== undefined) validatedArgs = validate(proc.signature, args, input);
     if (isLambda(proc)) {
       const frame = new Frame(proc.environment);
       proc.params.forEach((name, index) => frame.bind(name, validatedArgs[index]));
@@ -629,7 +662,25 @@ async function createJsonataCompiler(jsonata) {
   /** Object constructor, standalone `{...}` or grouping on a path (`x{k: v}`). */
   function compileGroup(expr) {
     const pairs = expr.lhs.map(([key, value]) => [compile(key), compile(value)]);
+    // The usual object literal: constant, distinct keys. Over a single context item the grouping
+    // below reduces to evaluating each value once, so that is done directly.
+    const isPlainKey = (key) => key.type === 'string' && !hasOwn(key, 'predicate') && !hasOwn(key, 'group') && key.keepArray !== true;
+    const literalKeys = expr.lhs.map(([key]) => key.value);
+    const literal =
+      expr.lhs.every(([key]) => isPlainKey(key)) &&
+      new Set(literalKeys).size === literalKeys.length &&
+      !literalKeys.includes('_jsonata_lambda') &&
+      !literalKeys.includes('_jsonata_function');
+    const literalPairs = literal ? pairs.map(([, value], i) => [literalKeys[i], value]) : null;
     return (input, env, context) => {
+      if (literalPairs !== null && !Array.isArray(input)) {
+        const result = Object.create(null);
+        for (const [key, value] of literalPairs) {
+          const v = value(input, env, context);
+          if (typeof v !== 'undefined') result[key] = v;
+        }
+        return result;
+      }
       const result = Object.create(null);
       const groups = Object.create(null);
       if (!Array.isArray(input)) input = sequenceOf(input);
@@ -693,6 +744,8 @@ async function createJsonataCompiler(jsonata) {
     const name = expr.value;
     if (UNSUPPORTED_FUNCTIONS.has(name)) throw new UnsupportedExpression(`$${name}`);
     if (name === '') return (input) => (input && input.outerWrapper ? input[0] : input);
+    // A name the expression never binds can only come from the caller's bindings or the built-ins.
+    if (!boundNames.has(name)) return (input, env, context) => (context.root.bindings.has(name) ? context.root.bindings.get(name) : builtins.bindings.get(name));
     return (input, env) => env.lookup(name);
   }
 
@@ -792,12 +845,28 @@ async function createJsonataCompiler(jsonata) {
     }
   }
 
+  /** Variable names the expression being compiled binds anywhere (assignments, lambda parameters). */
+  let boundNames = new Set();
+  function namesBoundIn(ast) {
+    const names = new Set(['$']);
+    const visit = (node) => {
+      if (Array.isArray(node)) return node.forEach(visit);
+      if (node === null || typeof node !== 'object' || node instanceof RegExp) return;
+      if (node.type === 'bind' && node.lhs) names.add(node.lhs.value);
+      if (node.type === 'lambda' && Array.isArray(node.arguments)) for (const a of node.arguments) names.add(a.value);
+      for (const key of Object.keys(node)) if (key !== 'signature') visit(node[key]);
+    };
+    visit(ast);
+    return names;
+  }
+
   /**
    * Compiles an expression. Returns an evaluator, or throws UnsupportedExpression when the
    * expression uses something this compiler leaves to jsonata. Syntax errors are jsonata's own.
    */
   function compileExpression(expression) {
     const ast = jsonata(expression).ast();
+    boundNames = namesBoundIn(ast);
     const root = compile(ast, 'block');
     return {
       /** Evaluates like jsonata's evaluate(input, bindings), synchronously. Throws on any evaluation error. */
@@ -805,7 +874,7 @@ async function createJsonataCompiler(jsonata) {
         const frame = new Frame(builtins);
         if (bindings) for (const name of Object.keys(bindings)) frame.bind(name, bindings[name]);
         frame.bind('$', input);
-        const context = { environmentShim: { timestamp: new Date() } };
+        const context = { root: frame, environmentShim: { timestamp: new Date() } };
         if (Array.isArray(input) && !isSequence(input)) {
           input = sequenceOf(input);
           input.outerWrapper = true;
