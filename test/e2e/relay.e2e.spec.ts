@@ -1,6 +1,7 @@
 import { getRepositoryToken } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
-import { DeliveryEntity, MessageEntity } from '@omnihub/persistence';
+import { randomUUID } from 'node:crypto';
+import { DeliveryEntity, DeliveryStatus, MessageEntity, MessageStatus } from '@omnihub/persistence';
 import { QueueName, QueueService } from '@omnihub/queueing';
 import { RelayService } from '../../apps/worker/src/relay/relay.service';
 import { TestHub, resetDatabase, startHub } from '../support/hub';
@@ -38,5 +39,27 @@ describe('relay', () => {
     expect((await relay.sweep()).messages).toBe(30);
     const queued = (await transform.getJobs(['wait'])).flatMap((job) => job.data.messageIds as string[]);
     expect(new Set(queued).size).toBe(30);
+  });
+
+  it('completes a routed message whose deliveries all finished (a completion lost between two worker processes)', async () => {
+    const source = await createSource(api);
+    const res = await postWebhook(api, source.id, JSON.stringify(canonicalOrder()));
+    const messageId = res.body.messageId as string;
+    const old = new Date(Date.now() - 60_000);
+    const deliveries = api.app.get<Repository<DeliveryEntity>>(getRepositoryToken(DeliveryEntity));
+    const messages = api.app.get<Repository<MessageEntity>>(getRepositoryToken(MessageEntity));
+    // The state two racing ledgers leave behind: every delivery terminal, the message still routed.
+    await messages.update({ id: messageId }, { status: MessageStatus.ROUTED, updatedAt: old });
+    const base = { messageId, destinationConnectionId: source.id, attempts: 1, roundStartAttempts: 0, createdAt: old, updatedAt: old };
+    await deliveries.insert([
+      { ...base, id: randomUUID(), routeId: randomUUID(), status: DeliveryStatus.DELIVERED },
+      { ...base, id: randomUUID(), routeId: randomUUID(), status: DeliveryStatus.RETRYING },
+    ]);
+    // One delivery still retrying: not complete.
+    expect((await relay.sweep()).completed).toBe(0);
+    await deliveries.update({ messageId, status: DeliveryStatus.RETRYING }, { status: DeliveryStatus.DEAD_LETTERED });
+    await messages.update({ id: messageId }, { updatedAt: old });
+    expect((await relay.sweep()).completed).toBe(1);
+    expect((await messages.findOneByOrFail({ id: messageId })).status).toBe(MessageStatus.COMPLETED);
   });
 });

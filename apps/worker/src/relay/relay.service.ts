@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/comm
 import { InjectRepository } from '@nestjs/typeorm';
 import { In, LessThan, Repository } from 'typeorm';
 import { HUB_CONFIG, HubConfig } from '@omnihub/core';
-import { DeliveryEntity, DeliveryStatus, MessageEntity, MessageStatus } from '@omnihub/persistence';
+import { DeliveryEntity, DeliveryStatus, MessageEntity, MessageStatus, TERMINAL_DELIVERY_STATUSES, runSql } from '@omnihub/persistence';
 import { QueueName, QueueService } from '@omnihub/queueing';
 
 const SWEEP_BATCH = 1000;
@@ -41,8 +41,8 @@ export class RelayService implements OnApplicationBootstrap {
     return this.running;
   }
 
-  /** Returns how many messages and deliveries were re-enqueued. */
-  async sweep(): Promise<{ messages: number; deliveries: number }> {
+  /** Returns how many messages and deliveries were re-enqueued, and how many messages it completed. */
+  async sweep(): Promise<{ messages: number; deliveries: number; completed: number }> {
     const cutoff = new Date(Date.now() - this.config.relayGraceMs);
     const stuckMessages = await this.messages.find({
       select: { id: true },
@@ -67,10 +67,31 @@ export class RelayService implements OnApplicationBootstrap {
         delayMs: d.nextAttemptAt ? d.nextAttemptAt.getTime() - now : 0,
       })),
     );
-    if (stuckMessages.length + stuckDeliveries.length > 0) {
-      this.logger.log(`relay re-enqueued ${stuckMessages.length} messages and ${stuckDeliveries.length} deliveries`);
+    const completed = await this.completeFinishedMessages(cutoff);
+    if (stuckMessages.length + stuckDeliveries.length + completed > 0) {
+      this.logger.log(`relay re-enqueued ${stuckMessages.length} messages and ${stuckDeliveries.length} deliveries, completed ${completed} messages`);
     }
-    return { messages: stuckMessages.length, deliveries: stuckDeliveries.length };
+    return { messages: stuckMessages.length, deliveries: stuckDeliveries.length, completed };
+  }
+
+  /**
+   * A message is completed by whichever process records its last delivery outcome. Two processes
+   * finishing sibling deliveries at the same instant each see the other's delivery unfinished, and
+   * neither completes it; this catches such messages once they have not moved for the grace period.
+   */
+  private async completeFinishedMessages(cutoff: Date): Promise<number> {
+    const { rows } = await runSql<{ id: string }>(
+      this.messages.manager.connection,
+      `UPDATE messages SET status = :completed, updated_at = :now
+       WHERE id IN (
+         SELECT m.id FROM messages m
+         WHERE m.status = :routed AND m.updated_at < :cutoff
+           AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_id = m.id AND d.status NOT IN (:...terminal))
+         LIMIT ${SWEEP_BATCH})
+       RETURNING id`,
+      { completed: MessageStatus.COMPLETED, routed: MessageStatus.ROUTED, now: new Date(), cutoff, terminal: TERMINAL_DELIVERY_STATUSES as string[] },
+    );
+    return rows.length;
   }
 
   /**
