@@ -29,6 +29,9 @@ describe('destination circuit breaker', () => {
     const circuit = await waitFor(async () => (await ctx.hub.admin.get(`/api/connections/${destinationId}`)).body.circuit, 'the circuit to open');
     expect(circuit).toMatchObject({ state: 'open', consecutiveFailures: 3 });
     expect(Date.parse(circuit.probeAt) - Date.parse(circuit.openedAt)).toBe(1500);
+    const listed = (await ctx.hub.admin.get('/api/connections')).body.items;
+    expect(listed.find((c: { id: string }) => c.id === destinationId).circuit).toMatchObject({ state: 'open' });
+    expect(listed.filter((c: { circuit: unknown }) => c.circuit !== null)).toHaveLength(1);
     const failuresWhenOpened = ctx.sink.requests.length;
     expect(failuresWhenOpened).toBe(3);
 

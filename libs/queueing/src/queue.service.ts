@@ -104,9 +104,11 @@ export class QueueService implements OnApplicationShutdown {
     else await this.connection.set(key, JSON.stringify(state), 'PX', Math.max(1000, Math.ceil(ttlMs)));
   }
 
-  async circuitOf(destinationConnectionId: string): Promise<unknown> {
-    const text = await this.connection.get(this.circuitKey(destinationConnectionId));
-    return text ? (JSON.parse(text) as unknown) : null;
+  /** Circuit states of several connections in one round trip, in the order asked (`null` = closed). */
+  async circuitsOf(connectionIds: string[]): Promise<unknown[]> {
+    if (connectionIds.length === 0) return [];
+    const texts = await this.connection.mget(connectionIds.map((id) => this.circuitKey(id)));
+    return texts.map((text) => (text ? (JSON.parse(text) as unknown) : null));
   }
 
   private circuitKey(destinationConnectionId: string): string {

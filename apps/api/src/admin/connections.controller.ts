@@ -93,14 +93,17 @@ export class ConnectionsController {
 
   @Get()
   async list() {
-    return { items: (await this.connections.find({ order: { createdAt: 'ASC' } })).map((c) => this.view(c)) };
+    const entities = await this.connections.find({ order: { createdAt: 'ASC' } });
+    const circuits = await this.queues.circuitsOf(entities.map((c) => c.id));
+    return { items: entities.map((c, i) => ({ ...this.view(c), circuit: circuits[i] })) };
   }
 
   /** One connection; for a destination also its circuit breaker (null while closed). */
   @Get(':id')
   async get(@Param('id') id: string) {
     const entity = await this.find(id);
-    return { ...this.view(entity), circuit: await this.queues.circuitOf(id) };
+    const [circuit] = await this.queues.circuitsOf([id]);
+    return { ...this.view(entity), circuit };
   }
 
   @ApiBody({ schema: bodySchema(PATCH_SCHEMA) })
