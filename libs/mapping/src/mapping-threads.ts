@@ -34,7 +34,7 @@ const THREAD_HEAP_MB = 96;
 /** Next to this file in the sources and in the build (tsconfig allowJs copies it). */
 const COMPILER_MODULE = join(__dirname, 'jsonata-compiler.js');
 /** Mappings allocate short-lived objects only; a small young generation keeps each thread's resident memory down. */
-const THREAD_YOUNG_MB = 16;
+const THREAD_YOUNG_MB = 8;
 
 /*
  * The thread's code, kept as a string so the same file serves tests (TypeScript sources) and the
