@@ -7,6 +7,7 @@ import {
   DeliveryAttemptEntity,
   DeliveryStatus,
   Batcher,
+  MessageStatus,
   TERMINAL_DELIVERY_STATUSES,
   isPostgres,
   runSql,
@@ -59,8 +60,8 @@ const ONE_STATEMENT_LEDGER = `
     SELECT v.attempt_id, v.id, v.prev + 1, v.started_at, v.latency_ms, v.http_status, v.outcome, v.reason_code, v.last_error
     FROM v JOIN won ON won.id = v.id
   ), completed AS (
-    UPDATE messages m SET status = 'completed', updated_at = $1
-    WHERE m.id IN (SELECT message_id FROM won) AND m.status = 'routed'
+    UPDATE messages m SET status = '${MessageStatus.COMPLETED}', updated_at = $1
+    WHERE m.id IN (SELECT message_id FROM won) AND m.status = '${MessageStatus.ROUTED}'
       AND NOT EXISTS (SELECT 1 FROM won w WHERE w.message_id = m.id AND w.status <> ALL($2::varchar[]))
       AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_id = m.id AND d.status <> ALL($2::varchar[])
                         AND NOT EXISTS (SELECT 1 FROM won w WHERE w.id = d.id))
@@ -122,8 +123,9 @@ export class DeliveryLedger {
               if (marks.length > 0) await writeMarks(manager, marks);
               return records.length > 0 ? this.writeOutcomes(manager, records) : new Set<string>();
             });
-        this.count(records.filter((r) => won.has(r.deliveryId)));
-        return entries.map((e) => e.kind === 'mark' || (records.includes(e.record) && won.has(e.record.deliveryId)));
+        const claimed = new Set(records.filter((r) => won.has(r.deliveryId)));
+        this.count([...claimed]);
+        return entries.map((e) => e.kind === 'mark' || claimed.has(e.record));
       } catch (error) {
         const code = (error as { driverError?: { code?: string }; code?: string }).driverError?.code ?? (error as { code?: string }).code;
         if (!code || !RETRYABLE_SQLSTATES.has(code) || attempt >= MAX_TRANSACTION_TRIES) throw error;
@@ -243,13 +245,19 @@ async function writeMarks(manager: EntityManager, marks: Array<{ deliveryId: str
   );
 }
 
+/**
+ * The completion rule, for an UPDATE of `messages`: routed, and every one of its deliveries has
+ * reached a terminal state. Binds :routed and :...terminal (see COMPLETION_PARAMETERS).
+ */
+export const MESSAGE_IS_FINISHED = `messages.status = :routed
+  AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_id = messages.id AND d.status NOT IN (:...terminal))`;
+export const COMPLETION_PARAMETERS = { completed: MessageStatus.COMPLETED, routed: MessageStatus.ROUTED, terminal: TERMINAL };
+
 /** A message is completed once every one of its deliveries has reached a terminal state. */
 export async function completeMessages(target: DataSource | EntityManager, messageIds: string[], now: Date): Promise<void> {
   await runSql(
     target,
-    `UPDATE messages SET status = :completed, updated_at = :now
-     WHERE id IN (:...ids) AND status = :routed
-       AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_id = messages.id AND d.status NOT IN (:...terminal))`,
-    { completed: 'completed', routed: 'routed', now, ids: messageIds, terminal: TERMINAL },
+    `UPDATE messages SET status = :completed, updated_at = :now WHERE id IN (:...ids) AND ${MESSAGE_IS_FINISHED}`,
+    { ...COMPLETION_PARAMETERS, now, ids: messageIds },
   );
 }

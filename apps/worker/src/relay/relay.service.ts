@@ -2,8 +2,9 @@ import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/comm
 import { InjectRepository } from '@nestjs/typeorm';
 import { In, LessThan, Repository } from 'typeorm';
 import { HUB_CONFIG, HubConfig } from '@omnihub/core';
-import { DeliveryEntity, DeliveryStatus, MessageEntity, MessageStatus, TERMINAL_DELIVERY_STATUSES, runSql } from '@omnihub/persistence';
+import { DeliveryEntity, DeliveryStatus, MessageEntity, MessageStatus, runSql } from '@omnihub/persistence';
 import { QueueName, QueueService } from '@omnihub/queueing';
+import { COMPLETION_PARAMETERS, MESSAGE_IS_FINISHED } from '../delivery/delivery-ledger';
 
 const SWEEP_BATCH = 1000;
 /** Ingress enqueues right after its commit; a message may be this much older than its job. */
@@ -80,16 +81,13 @@ export class RelayService implements OnApplicationBootstrap {
    * neither completes it; this catches such messages once they have not moved for the grace period.
    */
   private async completeFinishedMessages(cutoff: Date): Promise<number> {
+    // The rule is applied inside the subquery, so unfinished messages ahead of a finished one never hide it.
     const { rows } = await runSql<{ id: string }>(
       this.messages.manager.connection,
       `UPDATE messages SET status = :completed, updated_at = :now
-       WHERE id IN (
-         SELECT m.id FROM messages m
-         WHERE m.status = :routed AND m.updated_at < :cutoff
-           AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_id = m.id AND d.status NOT IN (:...terminal))
-         LIMIT ${SWEEP_BATCH})
+       WHERE id IN (SELECT id FROM messages WHERE updated_at < :cutoff AND ${MESSAGE_IS_FINISHED} LIMIT ${SWEEP_BATCH})
        RETURNING id`,
-      { completed: MessageStatus.COMPLETED, routed: MessageStatus.ROUTED, now: new Date(), cutoff, terminal: TERMINAL_DELIVERY_STATUSES as string[] },
+      { ...COMPLETION_PARAMETERS, now: new Date(), cutoff },
     );
     return rows.length;
   }
