@@ -12,6 +12,7 @@ import { MappingVersionEntity } from './entities/mapping-version.entity';
 import { MessageEntity } from './entities/message.entity';
 import { RouteEntity } from './entities/route.entity';
 import { InitialSchema1764057600000 } from './migrations/1764057600000-initial-schema';
+import { Lz4PayloadCompression1764072000000 } from './migrations/1764072000000-lz4-payload-compression';
 
 /** Listed explicitly: entity globs break in a Nest monorepo build (nestjs/nest#5505). */
 export const ENTITIES = [
@@ -26,7 +27,7 @@ export const ENTITIES = [
   AuditEntryEntity,
 ];
 
-export const MIGRATIONS = [InitialSchema1764057600000];
+export const MIGRATIONS = [InitialSchema1764057600000, Lz4PayloadCompression1764072000000];
 
 export function dataSourceOptions(config: HubConfig): DataSourceOptions {
   const common = { entities: ENTITIES, migrations: MIGRATIONS, migrationsRun: true, synchronize: false, logging: false } as const;

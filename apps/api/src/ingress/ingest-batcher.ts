@@ -10,14 +10,17 @@ export interface IngestResult {
 
 /** PostgreSQL allows 65,535 bind parameters per statement, SQLite 32,766: 8 columns × 500 rows stays inside both. */
 const MAX_BATCH = 500;
+/** Two INSERTs may be in flight: a request then waits for a free slot, not for the batch ahead of it to commit. */
+const IN_FLIGHT_WRITES = 2;
 
 /**
  * Group commit for ingress: requests that arrive while a write is in flight share one multi-row
- * INSERT … ON CONFLICT DO NOTHING and one BullMQ addBulk; each 202 is sent only after its row is committed.
+ * INSERT … ON CONFLICT DO NOTHING and one BullMQ addBulk; each 202 is sent only after its row is committed
+ * (the addBulk follows the 202).
  */
 export class IngestBatcher {
   private readonly logger = new Logger(IngestBatcher.name);
-  private readonly group = new Batcher<MessageEntity, IngestResult>((rows) => this.write(rows), MAX_BATCH);
+  private readonly group = new Batcher<MessageEntity, IngestResult>((rows) => this.write(rows), MAX_BATCH, IN_FLIGHT_WRITES);
 
   constructor(
     private readonly dataSource: DataSource,
@@ -47,14 +50,26 @@ export class IngestBatcher {
       return { messageId: winner, duplicate: winner !== row.id };
     });
 
-    // Committed: the 202 is owed now. If Redis is unavailable the relay enqueues these later.
+    // Committed: the 202 is owed now, so the enqueue does not hold it (a crash before the enqueue,
+    // or Redis being down, leaves `received` rows that the relay enqueues).
     const accepted = results.filter((r) => !r.duplicate).map((r) => r.messageId);
-    try {
-      await this.queues.enqueueTransforms(accepted);
-    } catch (error) {
-      this.logger.warn(`enqueue of ${accepted.length} messages deferred to the relay: ${(error as Error).message}`);
-    }
+    if (accepted.length > 0) this.enqueued = this.enqueued.then(() => this.enqueue(accepted));
     return results;
+  }
+
+  /** Enqueues run one after another, in commit order; `flushed()` waits for those already started. */
+  private enqueued: Promise<void> = Promise.resolve();
+
+  flushed(): Promise<void> {
+    return this.enqueued;
+  }
+
+  private async enqueue(messageIds: string[]): Promise<void> {
+    try {
+      await this.queues.enqueueTransforms(messageIds);
+    } catch (error) {
+      this.logger.warn(`enqueue of ${messageIds.length} messages deferred to the relay: ${(error as Error).message}`);
+    }
   }
 
   /**

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { HUB_CONFIG, HubConfig, HubError, HubMetrics, ReasonCode } from '@omnihub/core';
 import { ConnectorRegistry, Headers } from '@omnihub/connector-sdk';
@@ -12,7 +12,7 @@ const UNSTORED_HEADERS = new Set(['authorization', 'cookie', 'proxy-authorizatio
 
 /** Webhook ingress: verify, extract, store durably (deduplicated), then hand the id to the queue. */
 @Injectable()
-export class IngressService {
+export class IngressService implements OnModuleDestroy {
   private readonly batcher: IngestBatcher;
 
   constructor(
@@ -24,6 +24,11 @@ export class IngressService {
     queues: QueueService,
   ) {
     this.batcher = new IngestBatcher(dataSource, queues);
+  }
+
+  /** Enqueues of committed messages finish before the queue connections close. */
+  async onModuleDestroy(): Promise<void> {
+    await this.batcher.flushed();
   }
 
   webhookUrl(connectionId: string): string {
