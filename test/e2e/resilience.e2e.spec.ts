@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
+import * as net from 'node:net';
 import IORedis from 'ioredis';
 import { FakeDestination } from '../support/sink';
 import { TestHub, resetDatabase, startHub, testEnv, waitFor } from '../support/hub';
@@ -80,6 +81,35 @@ describe('nothing accepted is lost', () => {
     }
   });
 
+  it('answers webhooks while Redis stalls (the enqueue follows the 202), and delivers them once Redis answers again', async () => {
+    const proxy = await StallableProxy.start(6379);
+    const env = testEnv({ REDIS_URL: `redis://127.0.0.1:${proxy.port}/7` });
+    const hub = await startHub(env);
+    try {
+      await resetDatabase(hub.dataSource);
+      const source = await createSource(hub);
+      const destination = await createDestination(hub, sink.url);
+      await createRoute(hub, source.id, destination.id);
+
+      proxy.stall();
+      const started = Date.now();
+      const accepted = await Promise.all(Array.from({ length: 5 }, () => postWebhook(hub, source.id, JSON.stringify(canonicalOrder()))));
+      expect(accepted.map((r) => r.status)).toEqual([202, 202, 202, 202, 202]);
+      expect(Date.now() - started).toBeLessThan(3000);
+      const stored = await hub.dataSource.query(`SELECT status FROM messages`);
+      expect(stored).toHaveLength(5);
+      expect(sink.requests).toHaveLength(0); // nothing could move while Redis was silent
+
+      proxy.resume();
+      await waitFor(async () => sink.requests.length === 5, 'all 5 delivered after Redis answered again', 15000);
+      expect(new Set(sink.requests.map((r) => (r.json as { id: string }).id))).toEqual(new Set(accepted.map((r) => r.body.messageId)));
+    } finally {
+      proxy.resume();
+      await hub.close();
+      await proxy.close();
+    }
+  });
+
   it.each([
     ['Redis', { REDIS_URL: 'redis://127.0.0.1:1' }, /cannot reach Redis at redis:\/\/127\.0\.0\.1:1.*Start Redis/],
     ['PostgreSQL', { DATABASE_URL: 'postgres://omnihub:s3cret-pw@127.0.0.1:1/omnihub' }, /cannot reach PostgreSQL.*Start PostgreSQL/],
@@ -119,3 +149,49 @@ describe('first start', () => {
     }
   });
 });
+
+/** A TCP proxy in front of Redis that can stop passing bytes (both ways) and resume: Redis hanging, not refusing. */
+class StallableProxy {
+  private readonly sockets = new Set<net.Socket>();
+  private stalled = false;
+
+  private constructor(
+    private readonly server: net.Server,
+    readonly port: number,
+  ) {}
+
+  static async start(targetPort: number): Promise<StallableProxy> {
+    let proxy!: StallableProxy;
+    const server = net.createServer((client) => {
+      const upstream = net.connect(targetPort, '127.0.0.1');
+      for (const socket of [client, upstream]) {
+        proxy.sockets.add(socket);
+        socket.on('close', () => proxy.sockets.delete(socket));
+        socket.on('error', () => socket.destroy());
+        if (proxy.stalled) socket.pause();
+      }
+      client.pipe(upstream);
+      upstream.pipe(client);
+      client.on('close', () => upstream.destroy());
+      upstream.on('close', () => client.destroy());
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    proxy = new StallableProxy(server, (server.address() as net.AddressInfo).port);
+    return proxy;
+  }
+
+  stall(): void {
+    this.stalled = true;
+    for (const socket of this.sockets) socket.pause();
+  }
+
+  resume(): void {
+    this.stalled = false;
+    for (const socket of this.sockets) socket.resume();
+  }
+
+  async close(): Promise<void> {
+    for (const socket of this.sockets) socket.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}

@@ -30,24 +30,6 @@ describe('Batcher', () => {
     expect(await Promise.all(rest)).toEqual(['r2', 'r3', 'r4']);
   });
 
-  it('with two in flight, a second batch starts while the first is still running', async () => {
-    const { batches, finishers, run } = controlledRun();
-    const batcher = new Batcher(run, 10, 2);
-    const a = batcher.submit(1);
-    const b = batcher.submit(2);
-    const c = batcher.submit(3);
-    await tick();
-    // 1 took the first slot, 2 the second; 3 waits for whichever finishes first.
-    expect(batches).toEqual([[1], [2]]);
-    finishers[1]!();
-    expect(await b).toBe('r2');
-    await tick();
-    expect(batches).toEqual([[1], [2], [3]]);
-    finishers[2]!();
-    finishers[0]!();
-    expect(await Promise.all([a, c])).toEqual(['r1', 'r3']);
-  });
-
   it('a failed batch rejects its own callers only, and the batcher keeps working', async () => {
     const { finishers, run } = controlledRun();
     const batcher = new Batcher(run, 10);

@@ -73,7 +73,9 @@ export class QueueService implements OnApplicationShutdown {
     const byQueue = new Map<string, DeliverEnqueue[]>();
     for (const item of items) {
       const name = deliverQueueName(item.destinationConnectionId);
-      byQueue.set(name, [...(byQueue.get(name) ?? []), item]);
+      const group = byQueue.get(name);
+      if (group) group.push(item);
+      else byQueue.set(name, [item]);
     }
     await Promise.all(
       [...byQueue.entries()].map(([name, group]) =>

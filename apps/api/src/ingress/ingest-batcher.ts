@@ -10,17 +10,15 @@ export interface IngestResult {
 
 /** PostgreSQL allows 65,535 bind parameters per statement, SQLite 32,766: 8 columns × 500 rows stays inside both. */
 const MAX_BATCH = 500;
-/** Two INSERTs may be in flight: a request then waits for a free slot, not for the batch ahead of it to commit. */
-const IN_FLIGHT_WRITES = 2;
 
 /**
  * Group commit for ingress: requests that arrive while a write is in flight share one multi-row
- * INSERT … ON CONFLICT DO NOTHING and one BullMQ addBulk; each 202 is sent only after its row is committed
- * (the addBulk follows the 202).
+ * INSERT … ON CONFLICT DO NOTHING and one BullMQ addBulk; each 202 is sent once its row is committed. The
+ * addBulk runs after the 202 and beside the next INSERT, so a Redis round trip never holds a webhook's answer.
  */
 export class IngestBatcher {
   private readonly logger = new Logger(IngestBatcher.name);
-  private readonly group = new Batcher<MessageEntity, IngestResult>((rows) => this.write(rows), MAX_BATCH, IN_FLIGHT_WRITES);
+  private readonly group = new Batcher<MessageEntity, IngestResult>((rows) => this.write(rows), MAX_BATCH);
 
   constructor(
     private readonly dataSource: DataSource,

@@ -9,6 +9,7 @@ import { IngestBatcher, IngestResult } from './ingest-batcher';
 
 /** Headers that authenticate the caller to us are not worth keeping and must not be shown later. */
 const UNSTORED_HEADERS = new Set(['authorization', 'cookie', 'proxy-authorization']);
+const SHUTDOWN_FLUSH_MS = 5000;
 
 /** Webhook ingress: verify, extract, store durably (deduplicated), then hand the id to the queue. */
 @Injectable()
@@ -26,9 +27,15 @@ export class IngressService implements OnModuleDestroy {
     this.batcher = new IngestBatcher(dataSource, queues);
   }
 
-  /** Enqueues of committed messages finish before the queue connections close. */
+  /**
+   * Enqueues of committed messages finish before the queue connections close; with Redis down they
+   * cannot, and the relay enqueues those messages after the restart, so shutdown waits a bounded time.
+   */
   async onModuleDestroy(): Promise<void> {
-    await this.batcher.flushed();
+    let timer: NodeJS.Timeout | undefined;
+    const giveUp = new Promise<void>((resolve) => (timer = setTimeout(resolve, SHUTDOWN_FLUSH_MS)));
+    await Promise.race([this.batcher.flushed(), giveUp]);
+    clearTimeout(timer);
   }
 
   webhookUrl(connectionId: string): string {
