@@ -19,6 +19,8 @@ const MAX_BATCH = 500;
 export class IngestBatcher {
   private readonly logger = new Logger(IngestBatcher.name);
   private readonly group = new Batcher<MessageEntity, IngestResult>((rows) => this.write(rows), MAX_BATCH);
+  /** The transform enqueues, chained so they run one after another in commit order. */
+  private enqueued: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly dataSource: DataSource,
@@ -55,9 +57,7 @@ export class IngestBatcher {
     return results;
   }
 
-  /** Enqueues run one after another, in commit order; `flushed()` waits for those already started. */
-  private enqueued: Promise<void> = Promise.resolve();
-
+  /** Waits for the enqueues of every batch committed so far. */
   flushed(): Promise<void> {
     return this.enqueued;
   }
