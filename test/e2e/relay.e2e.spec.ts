@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { DeliveryEntity, DeliveryStatus, MessageEntity, MessageStatus } from '@omnihub/persistence';
 import { QueueName, QueueService } from '@omnihub/queueing';
 import { RelayService } from '../../apps/worker/src/relay/relay.service';
-import { TestHub, resetDatabase, startHub } from '../support/hub';
+import { TestHub, resetDatabase, startHub, waitFor } from '../support/hub';
 import { canonicalOrder, createSource, postWebhook } from '../support/fixtures';
 
 describe('relay', () => {
@@ -30,15 +30,16 @@ describe('relay', () => {
     const source = await createSource(api);
     await Promise.all(Array.from({ length: 30 }, () => postWebhook(api, source.id, JSON.stringify(canonicalOrder()))));
     const transform = queues.queue(QueueName.TRANSFORM);
-    expect(await transform.getWaitingCount()).toBeGreaterThan(0);
+    // The 202 is sent at commit and the transform enqueue follows it: wait until every message is queued.
+    const queuedIds = async () => new Set((await transform.getJobs(['wait'])).flatMap((job) => job.data.messageIds as string[]));
+    await waitFor(async () => (await queuedIds()).size === 30, 'all 30 messages queued for transform');
 
     // Jobs are still waiting (a backlog, not a loss): re-enqueueing them would only double the work.
     expect((await relay.sweep()).messages).toBe(0);
 
     await transform.obliterate({ force: true }); // Redis lost the work
     expect((await relay.sweep()).messages).toBe(30);
-    const queued = (await transform.getJobs(['wait'])).flatMap((job) => job.data.messageIds as string[]);
-    expect(new Set(queued).size).toBe(30);
+    expect((await queuedIds()).size).toBe(30);
   });
 
   it('completes a routed message whose deliveries all finished (a completion lost between two worker processes)', async () => {
