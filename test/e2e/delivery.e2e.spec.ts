@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { SchemaRegistry } from '@omnihub/mapping';
+import { DELIVERING_MARK_DELAY_MS } from '../../apps/worker/src/delivery/delivery-ledger';
 import { FakeDestination } from '../support/sink';
 import { TestHub, resetDatabase, startHub, waitFor } from '../support/hub';
 import { canonicalOrder, createDestination, createRoute, createSource, postWebhook } from '../support/fixtures';
@@ -50,6 +51,21 @@ describe('signed webhook → canonical event → routed delivery', () => {
     expect(detail.deliveries[0].status).toBe('delivered');
     expect(received.headers['idempotency-key']).toBe(detail.deliveries[0].id);
     expect(detail.deliveries[0].attempts).toEqual([expect.objectContaining({ attemptNumber: 1, httpStatus: 200, outcome: 'delivered' })]);
+  });
+
+  it('shows a delivery as delivering while a slow destination holds the attempt, then delivered', async () => {
+    sink.respondWith({ status: 200, delayMs: DELIVERING_MARK_DELAY_MS + 1500 });
+    const source = await createSource(hub);
+    const destination = await createDestination(hub, sink.url);
+    await createRoute(hub, source.id, destination.id);
+    const accepted = await postWebhook(hub, source.id, JSON.stringify(canonicalOrder()));
+    const deliveryOf = async () => (await hub.admin.get(`/api/messages/${accepted.body.messageId}`)).body.deliveries?.[0];
+
+    const inFlight = await waitFor(async () => ((await deliveryOf())?.status === 'delivering' ? await deliveryOf() : undefined), 'the delivering state');
+    expect(sink.requests).toHaveLength(1); // the attempt is at the destination, not finished
+    expect(inFlight.attempts).toEqual([]);
+    const done = await waitFor(async () => ((await deliveryOf())?.status === 'delivered' ? await deliveryOf() : undefined), 'delivered');
+    expect(done.attempts).toEqual([expect.objectContaining({ attemptNumber: 1, outcome: 'delivered' })]);
   });
 
   it('keeps ids beyond 2^53 digit-exact from the raw body to the destination', async () => {

@@ -68,6 +68,13 @@ const ONE_STATEMENT_LEDGER = `
   )
   SELECT id FROM won`;
 
+/**
+ * An attempt still in flight after this long is shown as `delivering`. A quicker attempt's outcome
+ * follows at once and would overwrite the mark, so the mark is never written: one row rewrite less
+ * per delivery, and the state still shows where a support engineer looks (a slow or hung destination).
+ */
+export const DELIVERING_MARK_DELAY_MS = 1000;
+
 /** PostgreSQL's deadlock and serialization failures: the transaction did nothing and can run again. */
 const RETRYABLE_SQLSTATES = new Set(['40P01', '40001']);
 const MAX_TRANSACTION_TRIES = 5;
@@ -84,6 +91,8 @@ const MAX_TRANSACTION_TRIES = 5;
 export class DeliveryLedger {
   private readonly logger = new Logger(DeliveryLedger.name);
   private readonly writer = new Batcher<LedgerEntry, boolean>((entries) => this.write(entries), 300);
+  /** Attempts in flight whose `delivering` mark is not written yet, by delivery id. */
+  private readonly pendingMarks = new Map<string, NodeJS.Timeout>();
 
   constructor(
     private readonly dataSource: DataSource,
@@ -91,15 +100,30 @@ export class DeliveryLedger {
   ) {}
 
   record(record: AttemptRecord): Promise<boolean> {
+    this.cancelMark(record.deliveryId);
     return this.writer.submit({ kind: 'outcome', record });
   }
 
   /**
-   * Shows the delivery as in flight. Not awaited by the sender: the state is informational, and the
-   * attempts condition keeps a late mark from overwriting the outcome that follows it.
+   * Shows the delivery as in flight if its attempt outlasts DELIVERING_MARK_DELAY_MS. Not awaited
+   * by the sender: the state is informational, and the attempts condition keeps a late mark from
+   * overwriting the outcome that follows it.
    */
-  markDelivering(deliveryId: string, attempts: number): void {
-    this.writer.submit({ kind: 'mark', deliveryId, attempts }).catch((error: Error) => this.logger.warn(`delivering mark not written: ${error.message}`));
+  attemptStarted(deliveryId: string, attempts: number): void {
+    this.cancelMark(deliveryId);
+    const timer = setTimeout(() => {
+      this.pendingMarks.delete(deliveryId);
+      this.writer.submit({ kind: 'mark', deliveryId, attempts }).catch((error: Error) => this.logger.warn(`delivering mark not written: ${error.message}`));
+    }, DELIVERING_MARK_DELAY_MS);
+    timer.unref();
+    this.pendingMarks.set(deliveryId, timer);
+  }
+
+  private cancelMark(deliveryId: string): void {
+    const timer = this.pendingMarks.get(deliveryId);
+    if (timer === undefined) return;
+    clearTimeout(timer);
+    this.pendingMarks.delete(deliveryId);
   }
 
   private async write(entries: LedgerEntry[]): Promise<boolean[]> {

@@ -46,7 +46,7 @@ export class DeliveryService {
     if (!destination || !outbound) {
       result = { outcome: 'reject', reason: ReasonCode.DESTINATION_REJECTED, message: `destination connection ${delivery.destinationConnectionId} does not exist or cannot receive deliveries` };
     } else {
-      this.ledger.markDelivering(deliveryId, delivery.attempts);
+      this.ledger.attemptStarted(deliveryId, delivery.attempts);
       const event: CanonicalEvent = delivery.dataOverride ? { ...canonical, data: delivery.dataOverride } : canonical;
       try {
         result = await outbound.deliver({
