@@ -44,6 +44,10 @@ const INPUTS: Record<string, unknown> = {
 const EXPRESSIONS: string[] = [
   // literals, names, paths, sequences
   '42', '"text"', 'true', 'null', '$', '$$', 'id', 'missing', 'items', 'items.sku', 'items.qty', 'items[0]', 'items[-1]', 'items[5]',
+  // plain field chains (read directly) next to ones that meet arrays, nulls, scalars and functions
+  'customer.email', 'customer.tags', 'customer.last.x', 'none.x', 'zero.x', 'flag.x', 'blank.x', 'emptyObject.x', 'matrix.x', 'pairs.k',
+  '$.customer.email', '$.items.sku', '($c := customer; $c.email)', '($c := items; $c.sku)', '($c := none; $c.x)', '($f := function() { 1 }; $f.x)', '($f := function($a) { 1 }; $f.input)',
+  '({"a": {"b": items.sku}}).a.b', '({"a": {"b": [1]}}).a.b', '({"a": {"b": function() { 1 }}}).a.b()', '$$.customer.first',
   'items[0].sku', 'items.tax', 'items.tax.price', 'items.tax[0].price', 'items.tax.price[0]', 'items[].sku', 'items.sku[]', 'codes[]', 'codes[0][]',
   'matrix', 'matrix[0]', 'matrix[1][1]', 'matrix.$', 'matrix[[0]]', 'empty', 'empty[0]', 'empty[]', 'emptyObject', 'none', 'none.x', 'customer.tags',
   'customer.tags[]', '*', 'items.*', '**.price', 'customer.*', 'a', 'b', 'b[0]', '$[0]', '$[1].b', '$.a', '$count($)', 'zero', 'blank',
@@ -163,6 +167,53 @@ describe('jsonata-compiler gives what jsonata gives', () => {
     const first = jsonOf(compiled.evaluate(INPUTS.order));
     compiled.evaluate(INPUTS.oneItem);
     expect(jsonOf(compiled.evaluate(INPUTS.order))).toBe(first);
+  });
+});
+
+describe('jsonata-compiler formats numbers as jsonata does', () => {
+  // Its own $formatNumber for fixed-decimal pictures: rounding halves, signs, zero and float dust must match.
+  const pictures = ['0', '0.0', '0.00', '0.000', '0.0000', '00.00', '#,##0.00', '0.0#', '0.00;(0.00)', '0%', '0.00e0'];
+  const edges = [0, -0, 0.5, 1.5, 2.5, -2.5, 0.125, 0.375, -0.125, 1.005, 0.045, 1.045, 0.1 + 0.2, -0.001, -0.004, -0.005, 1e-7,
+    123456.785, 99.995, -99.995, 1e14 + 0.5, 999999999999999.9, 1e15, 1e15 + 2, 2e20, -1e16, 8800, 12.345, 0.0005];
+  let seed = 42;
+  const random = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const values = [...edges, ...Array.from({ length: 1500 }, (_, i) => {
+    const magnitude = 10 ** Math.floor(random() * 8 - 2);
+    const v = Math.round(random() * magnitude * 1000) / (i % 3 === 0 ? 1000 : 8); // exact halves and thousandths
+    return i % 2 === 0 ? v : -v;
+  })];
+
+  it.each(pictures.map((p) => [p]))('picture %s', async (picture) => {
+    const compiled = compiler.compile('$formatNumber(v, p)');
+    const reference = jsonata('$formatNumber(v, p)');
+    const differences: string[] = [];
+    for (const v of values) {
+      const expected = await reference.evaluate({ v, p: picture });
+      const actual = compiled.evaluate({ v, p: picture });
+      if (actual !== expected) differences.push(`${v}: jsonata ${expected}, compiled ${actual}`);
+    }
+    expect(differences.slice(0, 10)).toEqual([]);
+  });
+});
+
+describe('jsonata-compiler formats timestamps as jsonata does', () => {
+  // Its own $fromMillis for the RFC 3339 UTC pictures; other pictures, time zones and years go to jsonata.
+  const pictures = ['[Y0001]-[M01]-[D01]T[H01]:[m01]:[s01]Z', '[Y0001]-[M01]-[D01]T[H01]:[m01]:[s01].[f001]Z', '[Y0001]-[M01]-[D01]', '[H01]:[m01]'];
+  let seed = 7;
+  const random = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const millis = [0, 1, 999, 1000, 1.5, 951782400000, 1741962069123, 253402300799999, 253402300800000, -1, -62198755200000,
+    ...Array.from({ length: 500 }, (_, i) => Math.floor(random() * 4102444800000) + (i % 5 === 0 ? 0.25 : 0))];
+
+  it.each(pictures.flatMap((p) => [[p, undefined], [p, '-0500']]))('picture %s, time zone %s', async (picture, timezone) => {
+    const compiled = compiler.compile('$fromMillis(ms, p, tz)');
+    const reference = jsonata('$fromMillis(ms, p, tz)');
+    const differences: string[] = [];
+    for (const ms of millis) {
+      const expected = await reference.evaluate({ ms, p: picture, tz: timezone });
+      const actual = compiled.evaluate({ ms, p: picture, tz: timezone });
+      if (actual !== expected) differences.push(`${ms}: jsonata ${expected}, compiled ${actual}`);
+    }
+    expect(differences.slice(0, 10)).toEqual([]);
   });
 });
 

@@ -300,6 +300,48 @@ async function createJsonataCompiler(jsonata) {
     }
     return result;
   });
+  // $formatNumber parses and checks its picture on every call (a tenth of a money-heavy mapping's
+  // time). Fixed-decimal pictures without grouping ("0", "0.00": what amounts use) and without
+  // options come out of jsonata's algorithm as sign + |$round(value, decimals)|.toFixed(decimals),
+  // so they are formatted that way here; every other picture goes to jsonata.
+  const fnRound = native('round');
+  const fnFormatNumber = native('formatNumber');
+  const decimalsOfPicture = new Map();
+  const MAX_CACHED_PICTURES = 256;
+  const fixedDecimals = (picture) => {
+    let decimals = decimalsOfPicture.get(picture);
+    if (decimals === undefined) {
+      const match = /^0(?:\.(0+))?$/.exec(picture);
+      decimals = match ? (match[1] || '').length : null;
+      if (decimalsOfPicture.size < MAX_CACHED_PICTURES) decimalsOfPicture.set(picture, decimals);
+    }
+    return decimals;
+  };
+  ports.set('formatNumber', function formatNumber(value, picture, options) {
+    // Below 1e15 toFixed never switches to exponent notation and jsonata's shift-by-string round is exact.
+    if (options === undefined && typeof value === 'number' && Math.abs(value) < 1e15 && typeof picture === 'string') {
+      const decimals = fixedDecimals(picture);
+      if (decimals !== null) return (value < 0 ? '-' : '') + Math.abs(fnRound(value, decimals)).toFixed(decimals);
+    }
+    return fnFormatNumber.apply(this, arguments);
+  });
+
+  // $fromMillis analyses its picture on every call too. The RFC 3339 UTC pictures integrations
+  // write timestamps with are what Date#toISOString prints (years 1970-9999); others go to jsonata.
+  const fnFromMillis = native('fromMillis');
+  const ISO_UTC_LENGTH = new Map([
+    ['[Y0001]-[M01]-[D01]T[H01]:[m01]:[s01]Z', 19],
+    ['[Y0001]-[M01]-[D01]T[H01]:[m01]:[s01].[f001]Z', 23],
+  ]);
+  const LAST_MILLIS_OF_9999 = 253402300799999;
+  ports.set('fromMillis', function fromMillis(millis, picture, timezone) {
+    const length = timezone === undefined && typeof picture === 'string' ? ISO_UTC_LENGTH.get(picture) : undefined;
+    if (length !== undefined && typeof millis === 'number' && millis >= 0 && millis <= LAST_MILLIS_OF_9999) {
+      return new Date(millis).toISOString().slice(0, length) + 'Z';
+    }
+    return fnFromMillis.apply(this, arguments);
+  });
+
   const implementationOf = new Map();
   for (const name of builtinNames) {
     const definition = builtins.lookup(name);
@@ -311,22 +353,50 @@ async function createJsonataCompiler(jsonata) {
   /**
    * jsonata's signature check builds a type string per call and runs a regex over it. For
    * signatures without typed arrays (whose check reads array contents) the outcome depends on that
-   * type string alone, so when it left the arguments as they were, that is remembered per string.
+   * type string alone, so when it left the arguments as they were (or only padded omitted optional
+   * ones with undefined), that is remembered per string, with the length it padded to.
    */
-  const unchangedBySignature = new WeakMap();
+  const validatedLengthBySignature = new WeakMap();
   function validate(signature, args, input) {
-    let unchanged = unchangedBySignature.get(signature);
-    if (unchanged === undefined) {
-      unchanged = typeof signature.definition === 'string' && signature.definition.indexOf('<', 1) === -1 ? new Set() : null;
-      unchangedBySignature.set(signature, unchanged);
+    let known = validatedLengthBySignature.get(signature);
+    if (known === undefined) {
+      const definition = signature.definition;
+      known = typeof definition === 'string' && definition.indexOf('<', 1) === -1 ? { lengths: new Map(), padsSafely: contextOnlyInFirst(definition) } : null;
+      validatedLengthBySignature.set(signature, known);
     }
-    if (unchanged === null) return signature.validate(args, input);
+    if (known === null) return signature.validate(args, input);
     let symbols = '';
     for (const arg of args) symbols += symbolOf(arg);
-    if (unchanged.has(symbols)) return args;
+    const length = known.lengths.get(symbols);
+    if (length !== undefined) return length === args.length ? args : padded(args, length);
     const validated = signature.validate(args, input);
-    if (validated.length === args.length && validated.every((v, i) => v === args[i])) unchanged.add(symbols);
+    if (unchangedButPadding(validated, args, known.padsSafely)) known.lengths.set(symbols, validated.length);
     return validated;
+  }
+
+  /**
+   * Padding is remembered only where no omitted argument can be the context instead: jsonata takes
+   * the context for an omitted `-` parameter, and a context that happened to be undefined would
+   * look like padding. Built-ins mark only their first parameter so, and it is never omitted here.
+   */
+  function contextOnlyInFirst(definition) {
+    const dash = definition.indexOf('-');
+    if (dash === -1) return true;
+    const firstEnd = definition[1] === '(' ? definition.indexOf(')') + 1 : 2;
+    return dash === firstEnd && definition.indexOf('-', dash + 1) === -1;
+  }
+
+  function unchangedButPadding(validated, args, padsSafely) {
+    if (validated.length < args.length) return false;
+    if (validated.length > args.length && !(padsSafely && args.length > 0)) return false;
+    for (let i = 0; i < validated.length; i++) if (validated[i] !== args[i]) return false;
+    return true;
+  }
+
+  function padded(args, length) {
+    const result = args.slice();
+    while (result.length < length) result.push(undefined);
+    return result;
   }
 
   function apply(proc, args, input, context) {
@@ -455,7 +525,7 @@ async function createJsonataCompiler(jsonata) {
     const keepSingletonArray = expr.keepSingletonArray === true;
     const group = hasOwn(expr, 'group') ? compileGroup(expr.group) : null;
     const last = steps.length - 1;
-    return (input, env, context) => {
+    const general = (input, env, context) => {
       let inputSequence = Array.isArray(input) && !firstIsVariable ? input : sequenceOf(input);
       let resultSequence;
       for (let ii = 0; ii <= last; ii++) {
@@ -473,6 +543,36 @@ async function createJsonataCompiler(jsonata) {
       if (group !== null) resultSequence = group(resultSequence, env, context);
       return resultSequence;
     };
+    const names = fieldNames(expr);
+    if (names === null || keepSingletonArray || group !== null) return general;
+    // `a.b.c` or `$v.b.c` through plain objects (the common case) is a chain of property reads;
+    // arrays anywhere (which map and flatten) and everything else take the general evaluation.
+    const first = firstIsVariable ? steps[0].evaluate : null;
+    return (input, env, context) => {
+      let value = input;
+      if (first !== null) value = first(input, env, context);
+      else if (Array.isArray(value)) return general(input, env, context);
+      for (let ii = 0; ii < names.length; ii++) {
+        if (value === null || typeof value !== 'object' || isFunction(value)) return undefined;
+        if (Array.isArray(value)) return general(input, env, context);
+        value = hasOwn(value, names[ii]) ? value[names[ii]] : undefined;
+      }
+      return Array.isArray(value) ? general(input, env, context) : value;
+    };
+  }
+
+  /** The field names of a path of plain name steps (after an optional leading variable), or null. */
+  function fieldNames(expr) {
+    const names = [];
+    for (let ii = 0; ii < expr.steps.length; ii++) {
+      const step = expr.steps[ii];
+      const plain = !hasOwn(step, 'predicate') && !hasOwn(step, 'stages') && !hasOwn(step, 'group') && step.keepArray !== true && step.consarray !== true;
+      if (!plain) return null;
+      if (step.type === 'variable' && ii === 0) continue;
+      if (step.type !== 'name') return null;
+      names.push(step.value);
+    }
+    return names;
   }
 
   function evaluateStep(step, input, env, context, lastStep) {
