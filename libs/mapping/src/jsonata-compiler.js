@@ -59,7 +59,8 @@ function sequenceOf(item) {
   return sequence;
 }
 
-const isSequence = (value) => value.sequence === true && Array.isArray(value);
+// Type checks first: reading a property off a string or number primitive boxes it.
+const isSequence = (value) => Array.isArray(value) && value.sequence === true;
 
 function isNumeric(n) {
   if (typeof n !== 'number') return false;
@@ -69,7 +70,7 @@ function isNumeric(n) {
 }
 
 const isArrayOfNumbers = (arg) => Array.isArray(arg) && arg.filter((item) => !isNumeric(item)).length === 0;
-const isFunction = (arg) => (arg && (arg._jsonata_function === true || arg._jsonata_lambda === true)) || typeof arg === 'function';
+const isFunction = (arg) => typeof arg === 'function' || (typeof arg === 'object' && arg !== null && (arg._jsonata_function === true || arg._jsonata_lambda === true));
 const isLambda = (arg) => arg && arg._jsonata_lambda === true;
 
 function isDeepEqual(lhs, rhs) {
