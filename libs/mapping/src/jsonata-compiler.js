@@ -405,7 +405,7 @@ async function createJsonataCompiler(jsonata) {
     if (proc && proc.signature !== undefined) validatedArgs = validate(proc.signature, args, input);
     if (isLambda(proc)) {
       const frame = new Frame(proc.environment);
-      proc.params.forEach((name, index) => frame.bind(name, validatedArgs[index]));
+      for (let index = 0; index < proc.params.length; index++) frame.bind(proc.params[index], validatedArgs[index]);
       return proc.body(proc.input, frame, context);
     }
     if (proc && proc._jsonata_function === true) {
@@ -816,7 +816,9 @@ async function createJsonataCompiler(jsonata) {
     const then = compile(expr.then);
     const otherwise = typeof expr.else !== 'undefined' ? compile(expr.else) : null;
     return (input, env, context) => {
-      if (fnBoolean(condition(input, env, context))) return then(input, env, context);
+      const test = condition(input, env, context);
+      // Comparisons answer booleans; only other values need jsonata's truthiness rules.
+      if (test === true || (test !== false && fnBoolean(test))) return then(input, env, context);
       return otherwise === null ? undefined : otherwise(input, env, context);
     };
   }
@@ -846,7 +848,13 @@ async function createJsonataCompiler(jsonata) {
     if (UNSUPPORTED_FUNCTIONS.has(name)) throw new UnsupportedExpression(`$${name}`);
     if (name === '') return (input) => (input && input.outerWrapper ? input[0] : input);
     // A name the expression never binds can only come from the caller's bindings or the built-ins.
-    if (!boundNames.has(name)) return (input, env, context) => (context.root.bindings.has(name) ? context.root.bindings.get(name) : builtins.bindings.get(name));
+    if (!boundNames.has(name)) {
+      const builtin = builtins.bindings.get(name);
+      return (input, env, context) => {
+        const bound = context.root.bindings.get(name);
+        return bound !== undefined || context.root.bindings.has(name) ? bound : builtin;
+      };
+    }
     return (input, env) => env.lookup(name);
   }
 
