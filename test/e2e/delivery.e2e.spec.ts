@@ -61,10 +61,14 @@ describe('signed webhook → canonical event → routed delivery', () => {
     const accepted = await postWebhook(hub, source.id, JSON.stringify(canonicalOrder()));
     const deliveryOf = async () => (await hub.admin.get(`/api/messages/${accepted.body.messageId}`)).body.deliveries?.[0];
 
-    const inFlight = await waitFor(async () => ((await deliveryOf())?.status === 'delivering' ? await deliveryOf() : undefined), 'the delivering state');
+    const inState = (status: string) => async () => {
+      const delivery = await deliveryOf();
+      return delivery?.status === status ? delivery : undefined;
+    };
+    const inFlight = await waitFor(inState('delivering'), 'the delivering state');
     expect(sink.requests).toHaveLength(1); // the attempt is at the destination, not finished
     expect(inFlight.attempts).toEqual([]);
-    const done = await waitFor(async () => ((await deliveryOf())?.status === 'delivered' ? await deliveryOf() : undefined), 'delivered');
+    const done = await waitFor(inState('delivered'), 'delivered');
     expect(done.attempts).toEqual([expect.objectContaining({ attemptNumber: 1, outcome: 'delivered' })]);
   });
 
