@@ -7,3 +7,4 @@ export * from './reason-codes';
 export * from './config.module';
 export * from './ids';
 export * from './metrics';
+export * from './timeout';

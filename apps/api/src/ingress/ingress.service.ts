@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { HUB_CONFIG, HubConfig, HubError, HubMetrics, ReasonCode } from '@omnihub/core';
+import { HUB_CONFIG, HubConfig, HubError, HubMetrics, ReasonCode, withTimeout } from '@omnihub/core';
 import { ConnectorRegistry, Headers } from '@omnihub/connector-sdk';
 import { ConnectionStore, MessageEntity, MessageStatus } from '@omnihub/persistence';
 import { QueueService } from '@omnihub/queueing';
@@ -32,10 +32,7 @@ export class IngressService implements OnModuleDestroy {
    * cannot, and the relay enqueues those messages after the restart, so shutdown waits a bounded time.
    */
   async onModuleDestroy(): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const giveUp = new Promise<void>((resolve) => (timer = setTimeout(resolve, SHUTDOWN_FLUSH_MS)));
-    await Promise.race([this.batcher.flushed(), giveUp]);
-    clearTimeout(timer);
+    await withTimeout(this.batcher.flushed(), SHUTDOWN_FLUSH_MS).catch(() => undefined);
   }
 
   webhookUrl(connectionId: string): string {

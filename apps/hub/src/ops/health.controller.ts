@@ -1,9 +1,7 @@
 import { Controller, Get, HttpException } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import { withTimeout } from '@omnihub/core';
 import { QueueService } from '@omnihub/queueing';
-
-const withTimeout = <T>(promise: Promise<T>, ms: number) =>
-  Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no answer in ${ms} ms`)), ms).unref())]);
 
 /** Liveness says the process runs; readiness says it can do its work (database and Redis answer). */
 @Controller('health')
