@@ -84,6 +84,23 @@ describe('signed webhook → canonical event → routed delivery', () => {
     expect((received.json as { data: { externalIds: { shopify: string } } }).data.externalIds.shopify).toBe('5745678901234567891');
   });
 
+  it('keeps text exact through storage: quotes, backslashes, NUL escapes, emoji, lone surrogates', async () => {
+    const source = await createSource(hub);
+    const destination = await createDestination(hub, sink.url);
+    await createRoute(hub, source.id, destination.id);
+    // Each of these once meant escaping on the way into PostgreSQL: a NUL cannot be stored in text
+    // and the canonical event travels to the database inside another JSON document.
+    const note = 'say "hi" \\ back\\slash \u0000 nul, tab\t, 😀, é, lone \ud800 surrogate, {"json":[1]}';
+    const order = canonicalOrder({ note, attributes: { 'quote"key': 'v\u0000', emoji: '🛒' } });
+    const accepted = await postWebhook(hub, source.id, JSON.stringify(order));
+    expect(accepted.status).toBe(202);
+
+    const received = await waitFor(async () => sink.requests[0], 'the delivery at the sink');
+    expect((received.json as { data: unknown }).data).toEqual(order);
+    const stored = await hub.admin.get(`/api/messages/${accepted.body.messageId}`);
+    expect(stored.body.canonical.data).toEqual(order);
+  });
+
   it('stores one message and makes one delivery when the same delivery id arrives 5 times at once', async () => {
     const source = await createSource(hub);
     const destination = await createDestination(hub, sink.url);

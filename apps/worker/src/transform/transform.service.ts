@@ -13,6 +13,7 @@ import {
   RouteStore,
   isPostgres,
   runSql,
+  textArrayLiteral,
   typed,
 } from '@omnihub/persistence';
 import { QueueService } from '@omnihub/queueing';
@@ -170,7 +171,7 @@ export class TransformService {
         deliveries.map((d) => d.routeId),
         deliveries.map((d) => d.destinationConnectionId),
         routed.map((r) => r.message.id),
-        routed.map((r) => JSON.stringify(r.event)),
+        textArrayLiteral(routed.map((r) => JSON.stringify(r.event))),
         routed.map((r) => r.event.type),
         routed.map((r) => (r.deliveries.length > 0 ? MessageStatus.ROUTED : MessageStatus.COMPLETED)),
       ],

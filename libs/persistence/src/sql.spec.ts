@@ -1,0 +1,52 @@
+import { randomInt } from 'node:crypto';
+import { textArrayLiteral } from './sql';
+
+// pg ships no type declarations; these are the two parts the test uses. prepareValue is pg's own
+// array encoder: textArrayLiteral must produce what it produces, only faster.
+interface PgClient {
+  connect(): Promise<void>;
+  query(text: string, values: unknown[]): Promise<{ rows: Array<{ t: string }> }>;
+  end(): Promise<void>;
+}
+const { Client } = require('pg') as { Client: new (options: { connectionString: string }) => PgClient };
+const { prepareValue } = require('pg/lib/utils') as { prepareValue: (value: unknown) => string };
+
+const ALPHABET = ['a', 'é', '"', '\\', '{', '}', ',', ' ', '\n', '\t', '\u0000', '\u001f', '\u2028', '\u007f', '😀', '\ud800', '\udfff', 'NULL', '\\"', '{"k":"v\\n"}'];
+
+function randomText(): string {
+  let text = '';
+  for (let n = randomInt(0, 12); n > 0; n--) text += ALPHABET[randomInt(0, ALPHABET.length)];
+  return text;
+}
+
+describe('textArrayLiteral', () => {
+  it('writes the same literal as pg for texts of every kind', () => {
+    for (let round = 0; round < 2000; round++) {
+      const texts = Array.from({ length: randomInt(0, 5) }, randomText);
+      expect(textArrayLiteral(texts)).toBe(prepareValue(texts));
+    }
+  });
+
+  it('takes JSON texts, the hot case, on the native path and still matches pg', () => {
+    const events = [{ note: 'say "hi" \\ \u0000 \n 😀 \ud800', nested: { q: '"' } }, { empty: '' }].map((e) => JSON.stringify(e));
+    expect(textArrayLiteral(events)).toBe(prepareValue(events));
+    expect(textArrayLiteral([])).toBe('{}');
+  });
+
+  const url = process.env.DATABASE_URL;
+  if (url?.startsWith('postgres')) {
+    it('round-trips through PostgreSQL unchanged', async () => {
+      const client = new Client({ connectionString: url });
+      await client.connect();
+      try {
+        // Text cannot hold NUL or lone surrogates; everything else must come back as it went.
+        const storable = (t: string) => !/[\u0000\ud800-\udfff]/.test(t);
+        const texts = Array.from({ length: 300 }, randomText).filter(storable).concat([JSON.stringify({ a: 'x"\\\u0000\ud800' })]);
+        const { rows } = await client.query('SELECT t FROM unnest($1::text[]) WITH ORDINALITY AS u(t, n) ORDER BY n', [textArrayLiteral(texts)]);
+        expect(rows.map((r) => r.t)).toEqual(texts);
+      } finally {
+        await client.end();
+      }
+    });
+  }
+});
