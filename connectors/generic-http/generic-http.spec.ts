@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import * as http from 'node:http';
 import { AddressInfo } from 'node:net';
-import { AxiosHttpClient, ConnectionContext } from '@omnihub/connector-sdk';
+import { AxiosHttpClient, ConnectionContext, outboundDelivery } from '@omnihub/connector-sdk';
 import { CanonicalEvent } from '@omnihub/core';
 import connector = require('./index');
 
@@ -50,6 +50,7 @@ describe('generic-http outbound client against a real HTTP server', () => {
   let next: (req: http.IncomingMessage, res: http.ServerResponse, body: string) => void;
   const httpClient = new AxiosHttpClient();
   const event = { specversion: '1.0', id: 'm1', type: 'order.created', data: { orderNumber: '#1' } } as unknown as CanonicalEvent;
+  const stored = { eventJson: JSON.stringify(event), eventId: event.id, eventType: event.type };
 
   beforeAll(async () => {
     server = http.createServer((req, res) => {
@@ -63,7 +64,7 @@ describe('generic-http outbound client against a real HTTP server', () => {
   afterAll(() => new Promise((resolve) => server.close(resolve)));
 
   const deliver = (config: Record<string, unknown> = {}, secrets: Record<string, string> = {}, timeoutMs = 2000) =>
-    outbound.deliver({ event, idempotencyKey: 'delivery-1', connection: context({ url, ...config }, secrets), timeoutMs, http: httpClient });
+    outbound.deliver(outboundDelivery(stored, { idempotencyKey: 'delivery-1', connection: context({ url, ...config }, secrets), timeoutMs, http: httpClient }));
 
   it('POSTs a structured CloudEvent with the Idempotency-Key and an HMAC of the exact body', async () => {
     let seen: { headers: http.IncomingHttpHeaders; body: string } | undefined;
@@ -74,7 +75,10 @@ describe('generic-http outbound client against a real HTTP server', () => {
     expect(await deliver({}, { signingSecret: 'out-secret' })).toEqual({ outcome: 'delivered', httpStatus: 204 });
     expect(seen!.headers['content-type']).toBe('application/cloudevents+json; charset=utf-8');
     expect(seen!.headers['idempotency-key']).toBe('delivery-1');
+    expect(seen!.body).toBe(stored.eventJson); // the stored text itself, not a re-serialisation
     expect(JSON.parse(seen!.body)).toEqual(event);
+    expect(seen!.headers['ce-id']).toBe('m1');
+    expect(seen!.headers['ce-type']).toBe('order.created');
     expect(seen!.headers['x-omnihub-signature']).toBe(`sha256=${createHmac('sha256', 'out-secret').update(seen!.body).digest('hex')}`);
   });
 
@@ -97,7 +101,24 @@ describe('generic-http outbound client against a real HTTP server', () => {
   it('classifies a slow destination as TIMEOUT and a closed port as NETWORK_ERROR', async () => {
     next = (_req, res) => setTimeout(() => res.writeHead(200).end(), 500);
     expect(await deliver({}, {}, 100)).toMatchObject({ outcome: 'retry', reason: 'TIMEOUT' });
-    const closed = await outbound.deliver({ event, idempotencyKey: 'k', connection: context({ url: 'http://127.0.0.1:9/x' }), timeoutMs: 1000, http: httpClient });
+    const closed = await outbound.deliver(outboundDelivery(stored, { idempotencyKey: 'k', connection: context({ url: 'http://127.0.0.1:9/x' }), timeoutMs: 1000, http: httpClient }));
     expect(closed).toMatchObject({ outcome: 'retry', reason: 'NETWORK_ERROR' });
+  });
+});
+
+describe('outboundDelivery', () => {
+  it('parses the stored event only when a connector reads it, and once', () => {
+    const eventJson = '{"specversion":"1.0","id":"m9","type":"order.created","data":{"orderNumber":"#9"}}';
+    const parse = jest.spyOn(JSON, 'parse');
+    try {
+      const delivery = outboundDelivery({ eventJson, eventId: 'm9', eventType: 'order.created' }, { idempotencyKey: 'd9', connection: context({}), timeoutMs: 1000, http: new AxiosHttpClient() });
+      expect(delivery.eventJson).toBe(eventJson);
+      expect(parse).not.toHaveBeenCalled();
+      expect(delivery.event.data).toEqual({ orderNumber: '#9' });
+      expect(delivery.event).toBe(delivery.event);
+      expect(parse).toHaveBeenCalledTimes(1);
+    } finally {
+      parse.mockRestore();
+    }
   });
 });

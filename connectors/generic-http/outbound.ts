@@ -4,15 +4,16 @@ import { settingsOf } from './settings';
 
 /** POSTs the canonical event as a CloudEvents 1.0 structured-mode JSON document. */
 export const genericHttpOutbound: ConnectorOutbound = {
-  async deliver({ event, idempotencyKey, connection, timeoutMs, http }: OutboundDelivery): Promise<DeliveryOutcome> {
+  async deliver({ eventJson, eventId, eventType, idempotencyKey, connection, timeoutMs, http }: OutboundDelivery): Promise<DeliveryOutcome> {
     const settings = settingsOf(connection);
     if (!settings.url) return { outcome: 'reject', reason: ReasonCode.DESTINATION_REJECTED, message: 'the connection has no config.url to deliver to' };
-    const body = JSON.stringify(event);
+    // The stored event goes out as it is: the destination gets the bytes the hub validated.
+    const body = eventJson;
     const headers: Record<string, string> = {
       'content-type': 'application/cloudevents+json; charset=utf-8',
       'idempotency-key': idempotencyKey,
-      'ce-id': event.id,
-      'ce-type': event.type,
+      'ce-id': eventId,
+      'ce-type': eventType,
     };
     const secret = connection.secrets.signingSecret;
     if (secret) headers[settings.outboundSignatureHeader] = `sha256=${hmacSha256(secret, body, 'hex')}`;

@@ -54,12 +54,41 @@ export interface HttpResponse {
 }
 
 export interface OutboundDelivery {
-  event: CanonicalEvent;
+  /** The canonical event, parsed from `eventJson` the first time it is read. */
+  readonly event: CanonicalEvent;
+  /**
+   * The same event as JSON text, as the hub stored it. A connector that sends the event as it is
+   * sends this: no parse and no second serialisation per delivery.
+   */
+  readonly eventJson: string;
+  /** The event's CloudEvents `id` and `type`, readable without parsing the event. */
+  readonly eventId: string;
+  readonly eventType: string;
   /** The delivery id: stable across retries and replays, so the destination can drop repeats. */
   idempotencyKey: string;
   connection: ConnectionContext;
   timeoutMs: number;
   http: HttpClient;
+}
+
+/**
+ * An OutboundDelivery over an event's stored text. `event` is parsed on first read (most connectors
+ * reshape the event and read it; generic-http forwards the text and never does).
+ */
+export function outboundDelivery(
+  stored: { eventJson: string; eventId: string; eventType: string },
+  rest: Omit<OutboundDelivery, 'event' | 'eventJson' | 'eventId' | 'eventType'>,
+): OutboundDelivery {
+  let event: CanonicalEvent | undefined;
+  return {
+    ...rest,
+    eventJson: stored.eventJson,
+    eventId: stored.eventId,
+    eventType: stored.eventType,
+    get event(): CanonicalEvent {
+      return (event ??= JSON.parse(stored.eventJson) as CanonicalEvent);
+    },
+  };
 }
 
 export type DeliveryOutcome =

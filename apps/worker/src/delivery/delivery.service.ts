@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { CanonicalEvent, JsonObject, ReasonCode } from '@omnihub/core';
-import { ConnectorRegistry, DeliveryOutcome, HTTP_CLIENT, HttpClient } from '@omnihub/connector-sdk';
+import { ConnectorRegistry, DeliveryOutcome, HTTP_CLIENT, HttpClient, outboundDelivery } from '@omnihub/connector-sdk';
 import { AttemptOutcome, Batcher, ConnectionStore, DeliveryEntity, DeliveryStatus, TERMINAL_DELIVERY_STATUSES, runSql } from '@omnihub/persistence';
 import { QueueService } from '@omnihub/queueing';
 import { retryDelayMs } from './backoff';
@@ -10,7 +10,9 @@ import { DeliveryLedger } from './delivery-ledger';
 
 /** The delivery fields an attempt needs. */
 type DeliveryToSend = Pick<DeliveryEntity, 'id' | 'messageId' | 'destinationConnectionId' | 'status' | 'attempts' | 'roundStartAttempts' | 'dataOverride'>;
-type Loaded = { delivery: DeliveryToSend; canonical: CanonicalEvent | null };
+/** The stored event as text (null until the message is routed): parsed only if a connector reads it. */
+type StoredEvent = { eventJson: string; eventId: string; eventType: string };
+type Loaded = { delivery: DeliveryToSend; stored: StoredEvent | null };
 
 /**
  * One delivery attempt: load, send through the destination's connector, record the attempt (the
@@ -35,9 +37,9 @@ export class DeliveryService {
   async run(deliveryId: string): Promise<DestinationHealth> {
     const loaded = await this.loads.submit(deliveryId);
     if (!loaded || TERMINAL_DELIVERY_STATUSES.includes(loaded.delivery.status)) return undefined;
-    const { delivery, canonical } = loaded;
+    const { delivery, stored } = loaded;
     // Not routed yet (its transform is being retried): the transform enqueues this delivery when done.
-    if (!canonical) return undefined;
+    if (!stored) return undefined;
     const destination = await this.connections.get(delivery.destinationConnectionId);
     const outbound = destination && this.connectors.get(destination.connector)?.module.outbound;
     const startedAt = new Date();
@@ -47,15 +49,15 @@ export class DeliveryService {
       result = { outcome: 'reject', reason: ReasonCode.DESTINATION_REJECTED, message: `destination connection ${delivery.destinationConnectionId} does not exist or cannot receive deliveries` };
     } else {
       this.ledger.attemptStarted(deliveryId, delivery.attempts);
-      const event: CanonicalEvent = delivery.dataOverride ? { ...canonical, data: delivery.dataOverride } : canonical;
       try {
-        result = await outbound.deliver({
-          event,
-          idempotencyKey: delivery.id,
-          connection: { connectionId: destination.id, config: destination.config, secrets: destination.secrets },
-          timeoutMs: destination.delivery.timeoutMs,
-          http: this.http,
-        });
+        result = await outbound.deliver(
+          outboundDelivery(delivery.dataOverride ? withData(stored, delivery.dataOverride) : stored, {
+            idempotencyKey: delivery.id,
+            connection: { connectionId: destination.id, config: destination.config, secrets: destination.secrets },
+            timeoutMs: destination.delivery.timeoutMs,
+            http: this.http,
+          }),
+        );
       } catch (error) {
         // Connectors answer outcomes, not exceptions; one that throws anyway gets the retry budget, then a dead letter a person sees.
         result = { outcome: 'retry', reason: ReasonCode.NETWORK_ERROR, message: `connector ${destination.connector} failed: ${(error as Error).message}` };
@@ -98,7 +100,7 @@ export class DeliveryService {
   private async loadBatch(deliveryIds: string[]): Promise<Array<Loaded | undefined>> {
     const { rows } = await runSql<LoadRow>(
       this.dataSource,
-      `SELECT d.id, d.message_id, d.destination_connection_id, d.status, d.attempts, d.round_start_attempts, d.data_override, m.canonical
+      `SELECT d.id, d.message_id, d.destination_connection_id, d.status, d.attempts, d.round_start_attempts, d.data_override, m.canonical, m.event_type
        FROM deliveries d JOIN messages m ON m.id = d.message_id WHERE d.id IN (:...deliveryIds)`,
       { deliveryIds },
     );
@@ -115,7 +117,8 @@ export class DeliveryService {
             roundStartAttempts: Number(row.round_start_attempts),
             dataOverride: row.data_override ? (JSON.parse(row.data_override) as JsonObject) : null,
           },
-          canonical: row.canonical ? (JSON.parse(row.canonical) as CanonicalEvent) : null,
+          // The event's id is its message's id (the transform sets it so), its type a column beside it.
+          stored: row.canonical && row.event_type ? { eventJson: row.canonical, eventId: row.message_id, eventType: row.event_type } : null,
         },
       ]),
     );
@@ -132,4 +135,11 @@ interface LoadRow {
   round_start_attempts: number | string;
   data_override: string | null;
   canonical: string | null;
+  event_type: string | null;
+}
+
+/** A replay with edited data (a support engineer's fix) sends the stored event with that data. */
+function withData(stored: StoredEvent, data: JsonObject): StoredEvent {
+  const event: CanonicalEvent = { ...(JSON.parse(stored.eventJson) as CanonicalEvent), data };
+  return { ...stored, eventJson: JSON.stringify(event) };
 }
