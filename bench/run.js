@@ -4,7 +4,7 @@
 // on the same machine, with the same payloads. See DESIGN.md §8 for what the figures are held to.
 //
 //   node bench/run.js [--quick] [--target all|both|hub|hub-canonical|baseline] [--repeats N]
-//                     [--scenario a,b] [--duration S] [--connections N]
+//                     [--scenario a,b] [--duration S] [--connections N] [--steady-rate N]
 //
 // Targets: hub (Shopify orders through the JSONata mapping), hub-canonical (no mapping, canonical
 // orders in: the hub's own overhead), baseline; both = hub + baseline, all (default) = all three.
@@ -18,6 +18,7 @@ const { SCENARIOS, runScenario } = require('./lib/scenarios');
 const fs = require('node:fs');
 const { TargetUnavailable, ROOT, LOG_DIR, TARGETS } = require('./lib/targets');
 const { summarise, write } = require('./lib/report');
+const { median } = require('./lib/stats');
 const { start, waitReady, freePort } = require('./lib/proc');
 const { sinkClient } = require('./lib/sink');
 const { createRequestFactory } = require('./lib/payload');
@@ -30,10 +31,10 @@ const TARGET_SETS = {
   both: ['baseline', 'hub'],
   ...Object.fromEntries(Object.keys(TARGETS).map((t) => [t, [t]])),
 };
-const USAGE = 'usage: node bench/run.js [--quick] [--target all|both|hub|hub-canonical|baseline] [--repeats N] [--scenario a,b] [--duration S] [--connections N]';
+const USAGE = 'usage: node bench/run.js [--quick] [--target all|both|hub|hub-canonical|baseline] [--repeats N] [--scenario a,b] [--duration S] [--connections N] [--steady-rate N]';
 
 function parseArgs(argv) {
-  const opts = { quick: false, target: 'all', repeats: null, scenario: null, durationS: null, connections: 64 };
+  const opts = { quick: false, target: 'all', repeats: null, scenario: null, durationS: null, connections: 64, steadyRate: 500 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -46,6 +47,7 @@ function parseArgs(argv) {
     else if (a === '--scenario') opts.scenario = value();
     else if (a === '--duration') opts.durationS = Number(value());
     else if (a === '--connections') opts.connections = Number(value());
+    else if (a === '--steady-rate') opts.steadyRate = Number(value());
     else if (a === '-h' || a === '--help') opts.help = true;
     else throw new Error(`unknown argument ${a}`);
   }
@@ -155,6 +157,9 @@ async function main() {
     for (let rep = 1; rep <= opts.repeats; rep++) {
       for (const name of opts.scenarios) {
         const scenario = SCENARIOS.find((s) => s.name === name);
+        // A rate decided at run time is the same for every target of this repeat.
+        const baselineE2e = median((results.baseline?.e2e || []).map((r) => r?.figures?.deliveriesPerSec));
+        const rate = typeof scenario.rate === 'function' ? scenario.rate({ baselineE2ePerSec: baselineE2e, fallback: opts.steadyRate }) : undefined;
         // Targets alternate within a scenario so slow drift on a shared machine hits both alike.
         for (const target of opts.targets) {
           if (unavailable.has(target)) continue;
@@ -171,6 +176,7 @@ async function main() {
               sinkBase: sink.base,
               rep,
               log,
+              rate,
             });
             (results[target][name] ||= [])[rep - 1] = r;
             const f = Object.entries(r.figures).map(([k, v]) => `${k}=${Number.isFinite(v) ? +v.toFixed(2) : v}`).join(' ');

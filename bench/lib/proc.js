@@ -131,12 +131,8 @@ function processTree(root) {
   const parentOf = new Map();
   for (const entry of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-      // The command name may contain spaces and parens; fields after the last ')' are fixed.
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      parentOf.set(Number(entry), Number(fields[1]));
-    } catch { /* raced with exit */ }
+    const fields = statFields(entry);
+    if (fields) parentOf.set(Number(entry), Number(fields[1]));
   }
   const tree = [root];
   for (let i = 0; i < tree.length; i++) {
@@ -172,4 +168,64 @@ function sampleRss(pid, intervalMs = 250) {
   };
 }
 
-module.exports = { freePort, start, waitReady, sampleRss, sleep };
+const TICKS_PER_SECOND = 100; // USER_HZ on Linux
+
+/** Fields of /proc/<pid>/stat after the command name (which may hold spaces and parens). */
+function statFields(pid) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return null; // exited between listing and reading
+  }
+}
+
+function commandOf(pid) {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0];
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * CPU ticks used so far by one process (all its threads), plus those of its children that have
+ * exited and been reaped (cutime/cstime): PostgreSQL's postmaster reaps its backends, so a backend
+ * that ends mid-run is still counted.
+ */
+function ticksOf(pid, withReapedChildren = false) {
+  const f = statFields(pid);
+  if (!f) return 0;
+  // utime, stime, cutime, cstime are fields 14-17 of stat: indexes 11-14 after the name.
+  return Number(f[11]) + Number(f[12]) + (withReapedChildren ? Number(f[13]) + Number(f[14]) : 0);
+}
+
+/**
+ * CPU used by the target (its process tree), PostgreSQL (every postgres process) and Redis between
+ * two snapshots, in ms. Every message costs CPU in all three, so their sum per message is the
+ * pipeline's cost on the machine, steadier than a rate when the machine's speed drifts.
+ */
+function cpuSnapshot(targetPid) {
+  const take = () => {
+    const by = { target: 0, postgres: 0, redis: 0 };
+    for (const pid of processTree(targetPid)) by.target += ticksOf(pid, true);
+    for (const entry of fs.readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      const cmd = commandOf(entry);
+      if (cmd.startsWith('postgres') || cmd.endsWith('/postgres')) by.postgres += ticksOf(entry, true);
+      else if (cmd.includes('redis-server')) by.redis += ticksOf(entry);
+    }
+    return by;
+  };
+  const before = take();
+  return {
+    /** ms of CPU each used since the snapshot. */
+    since() {
+      const now = take();
+      const ms = (k) => ((now[k] - before[k]) / TICKS_PER_SECOND) * 1000;
+      return { target: ms('target'), postgres: ms('postgres'), redis: ms('redis') };
+    },
+  };
+}
+
+module.exports = { freePort, start, waitReady, sampleRss, cpuSnapshot, sleep };

@@ -8,7 +8,7 @@
 
 const { createRequestFactory } = require('./payload');
 const { saturate, fixedRate } = require('./load');
-const { sampleRss, sleep } = require('./proc');
+const { cpuSnapshot, sampleRss, sleep } = require('./proc');
 const { TARGETS } = require('./targets');
 
 const sum = (xs) => xs.reduce((a, b) => a + b, 0);
@@ -66,6 +66,23 @@ const SCENARIOS = [
     }),
   },
   {
+    name: 'steady',
+    about: 'open-loop at half the rate the baseline sustained end to end in this run (its e2e median; --steady-rate without one): ' +
+      'a load the raw pipeline carries with room to spare on this machine, where 1000/s may be more than any target can carry',
+    dests: ['d1'],
+    seconds: 20,
+    graceS: 2,
+    // Decided when the scenario runs, from the baseline's e2e figures measured before it.
+    rate: ({ baselineE2ePerSec, fallback }) => (baselineE2ePerSec ? Math.max(50, Math.round(baselineE2ePerSec / 2)) : fallback),
+    figures: ({ load, stats, healthy, grace, rate }) => ({
+      offeredPerSec: rate,
+      achievedPerSec: load.acceptedPerSec,
+      p99: load.latency.p99,
+      e2eP99: e2e(stats, healthy[0]).p99,
+      backlog: grace ? load.accepted - (grace.paths[healthy[0]] ? grace.paths[healthy[0]].count : 0) : null,
+    }),
+  },
+  {
     name: 'fanout',
     about: 'saturation, one route to each of 3 destinations; deliveries summed over the 3',
     dests: ['d1', 'd2', 'd3'],
@@ -113,10 +130,19 @@ const FIGURES = [
   ['e2e', 'deliveriesPerSec', 'deliveries/s', 'higher'],
   ['e2e', 'e2eP50', 'e2e latency p50 (ms)', 'lower'],
   ['e2e', 'e2eP99', 'e2e latency p99 (ms)', 'lower'],
+  ['e2e', 'cpuTargetMs', 'CPU per message: target process (ms)', 'lower'],
+  ['e2e', 'cpuPostgresMs', 'CPU per message: PostgreSQL (ms)', 'lower'],
+  ['e2e', 'cpuRedisMs', 'CPU per message: Redis (ms)', 'lower'],
+  ['e2e', 'cpuTotalMs', 'CPU per message: target + PostgreSQL + Redis (ms)', 'lower'],
   ['rate1000', 'achievedPerSec', 'accepted webhooks/s (offered 1000)', 'higher'],
   ['rate1000', 'p99', 'ingest latency p99 (ms)', 'lower'],
   ['rate1000', 'e2eP99', 'e2e latency p99 (ms)', 'lower'],
   ['rate1000', 'backlog', 'backlog after 2 s grace', 'lower'],
+  ['steady', 'offeredPerSec', 'offered webhooks/s (half the baseline e2e rate)', 'same'],
+  ['steady', 'achievedPerSec', 'accepted webhooks/s', 'higher'],
+  ['steady', 'p99', 'ingest latency p99 (ms)', 'lower'],
+  ['steady', 'e2eP99', 'e2e latency p99 (ms)', 'lower'],
+  ['steady', 'backlog', 'backlog after 2 s grace', 'lower'],
   ['fanout', 'deliveriesPerSec', 'deliveries/s (sum of 3)', 'higher'],
   ['fanout', 'acceptedPerSec', 'accepted webhooks/s', 'higher'],
   ['duplicates', 'answeredPerSec', 'answered 2xx/s (202 + 200)', 'higher'],
@@ -153,7 +179,8 @@ async function drain(sink, paths, expected, { capMs, stallMs = 5000, settleMs = 
 
 /**
  * Runs one scenario against one target and returns { figures, detail }.
- * opts: { quick, durationS, connections, warmS, drainCapMs, secret, runTag, sinkBase, rep, log }
+ * opts: { quick, durationS, connections, warmS, drainCapMs, secret, runTag, sinkBase, rep, log, rate }
+ * (rate: the paced rate, for a scenario whose rate is decided at run time)
  */
 async function runScenario(scenario, targetName, sink, opts) {
   const tag = `${opts.runTag}-${targetName}-${scenario.name}-r${opts.rep}`;
@@ -185,17 +212,26 @@ async function runScenario(scenario, targetName, sink, opts) {
     // The backlog snapshot is taken graceS after the last scheduled send, even if an overloaded
     // target is still answering then (the load promise resolves only when every answer is in).
     const grace = scenario.graceS ? sleep((seconds + scenario.graceS) * 1000).then(() => sink.counts()).catch(() => null) : null;
-    const load = scenario.rate
-      ? await fixedRate({ ...send, rate: scenario.rate, durationS: seconds, factory })
+    const cpu = cpuSnapshot(target.proc.pid);
+    const rate = opts.rate ?? scenario.rate;
+    const load = rate
+      ? await fixedRate({ ...send, rate, durationS: seconds, factory })
       : await saturate({ ...send, connections: opts.connections, durationS: seconds, factory });
     if (!load.accepted) throw new Error(`${targetName} accepted none of ${load.sent} webhooks (status ${JSON.stringify(load.statusCounts)})`);
 
     // Duplicates answer 200 and must not be delivered, so only 202s are expected at the sink.
     const expected = scenario.duplicateRatio ? (load.statusCounts[202] || 0) : load.accepted;
     const drained = await drain(sink, healthy, expected, { capMs: opts.drainCapMs });
+    const cpuMs = cpu.since();
     const stats = await sink.stats();
-    const figures = scenario.figures({ load, stats, healthy, expected, grace: await grace });
+    const figures = scenario.figures({ load, stats, healthy, expected, grace: await grace, rate });
     figures.peakRssMb = rss.peakMb();
+    // CPU per accepted webhook, from the first send until the last delivery reached the sink: what
+    // the whole pipeline costs per message, in the target and in the databases it uses.
+    figures.cpuTargetMs = cpuMs.target / load.accepted;
+    figures.cpuPostgresMs = cpuMs.postgres / load.accepted;
+    figures.cpuRedisMs = cpuMs.redis / load.accepted;
+    figures.cpuTotalMs = figures.cpuTargetMs + figures.cpuPostgresMs + figures.cpuRedisMs;
     if (!drained) opts.log(`  ! ${targetName}/${scenario.name}: not all accepted messages arrived within the drain cap; figures include only what arrived`);
     // Hub targets: what the hub dead-lettered (warm-up included). Outside the failing scenario any
     // is a fault: a payload the schema refuses or a mapping error never reaches the sink.
