@@ -4,6 +4,7 @@ import { Repository } from 'typeorm';
 import { HUB_CONFIG, HubConfig, HubError } from '@omnihub/core';
 import { ConnectionEntity, DEFAULT_DELIVERY_SETTINGS, DeliverySettings } from './entities/connection.entity';
 import { RouteEntity } from './entities/route.entity';
+import { RefreshingCache } from './refreshing-cache';
 import { SecretBox } from './secret-box';
 
 /** A connection as the message path uses it: settings resolved, secrets decrypted, in memory only. */
@@ -17,29 +18,16 @@ export interface LiveConnection {
   updatedAt: Date;
 }
 
-/** Short enough that a change made by another process shows within seconds; this process's own changes invalidate at once. */
+/** Short enough that a change made by another process shows within seconds (2 × this at most); this process's own changes invalidate at once. */
 const CACHE_TTL_MS = 2000;
-
-class TtlCache<V> {
-  private readonly entries = new Map<string, { value: V; expires: number }>();
-  get(key: string): V | undefined {
-    const entry = this.entries.get(key);
-    if (!entry || entry.expires < Date.now()) return undefined;
-    return entry.value;
-  }
-  set(key: string, value: V): void {
-    this.entries.set(key, { value, expires: Date.now() + CACHE_TTL_MS });
-  }
-  clear(): void {
-    this.entries.clear();
-  }
-}
 
 @Injectable()
 export class ConnectionStore {
   private readonly logger = new Logger(ConnectionStore.name);
   readonly secretBox: SecretBox;
-  private readonly cache = new TtlCache<LiveConnection | null>();
+  private readonly cache = new RefreshingCache<LiveConnection | null>(CACHE_TTL_MS, (id, error) =>
+    this.logger.warn(`connection ${id} not refreshed, its cached settings still serve: ${(error as Error).message}`),
+  );
 
   constructor(
     @InjectRepository(ConnectionEntity) private readonly connections: Repository<ConnectionEntity>,
@@ -49,11 +37,10 @@ export class ConnectionStore {
   }
 
   async get(id: string): Promise<LiveConnection | undefined> {
-    const cached = this.cache.get(id);
-    if (cached !== undefined) return cached ?? undefined;
-    const entity = await this.connections.findOneBy({ id });
-    const live = entity ? this.toLive(entity) : null;
-    this.cache.set(id, live);
+    const live = await this.cache.get(id, async () => {
+      const entity = await this.connections.findOneBy({ id });
+      return entity ? this.toLive(entity) : null;
+    });
     return live ?? undefined;
   }
 
@@ -71,7 +58,7 @@ export class ConnectionStore {
   }
 
   invalidate(): void {
-    this.cache.clear();
+    this.cache.invalidate();
   }
 
   toLive(entity: ConnectionEntity): LiveConnection {
@@ -96,20 +83,19 @@ export class ConnectionStore {
 
 @Injectable()
 export class RouteStore {
-  private readonly cache = new TtlCache<RouteEntity[]>();
+  private readonly logger = new Logger(RouteStore.name);
+  private readonly cache = new RefreshingCache<RouteEntity[]>(CACHE_TTL_MS, (id, error) =>
+    this.logger.warn(`routes from ${id} not refreshed, the cached ones still serve: ${(error as Error).message}`),
+  );
 
   constructor(@InjectRepository(RouteEntity) private readonly routes: Repository<RouteEntity>) {}
 
   /** Enabled routes leaving a source connection. */
-  async fromSource(sourceConnectionId: string): Promise<RouteEntity[]> {
-    const cached = this.cache.get(sourceConnectionId);
-    if (cached) return cached;
-    const routes = await this.routes.findBy({ sourceConnectionId, enabled: true });
-    this.cache.set(sourceConnectionId, routes);
-    return routes;
+  fromSource(sourceConnectionId: string): Promise<RouteEntity[]> {
+    return this.cache.get(sourceConnectionId, () => this.routes.findBy({ sourceConnectionId, enabled: true }));
   }
 
   invalidate(): void {
-    this.cache.clear();
+    this.cache.invalidate();
   }
 }

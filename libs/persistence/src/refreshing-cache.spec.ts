@@ -1,0 +1,113 @@
+import { RefreshingCache } from './refreshing-cache';
+
+/** A load whose answers the test hands out one by one, counting the calls. */
+function controlledLoad() {
+  const calls: Array<(value: string) => void> = [];
+  const fail: Array<(error: Error) => void> = [];
+  const load = () =>
+    new Promise<string>((resolve, reject) => {
+      calls.push(resolve);
+      fail.push(reject);
+    });
+  return { calls, fail, load };
+}
+
+const tick = () => new Promise((resolve) => setImmediate(resolve));
+
+describe('RefreshingCache', () => {
+  let now = 0;
+  const cache = () => new RefreshingCache<string>(1000, () => undefined, () => now);
+  beforeEach(() => (now = 0));
+
+  it('shares one load among callers that arrive together', async () => {
+    const c = cache();
+    const { calls, load } = controlledLoad();
+    const waiting = [c.get('k', load), c.get('k', load), c.get('k', load)];
+    expect(calls).toHaveLength(1);
+    calls[0]!('v1');
+    expect(await Promise.all(waiting)).toEqual(['v1', 'v1', 'v1']);
+  });
+
+  it('serves a fresh value without loading', async () => {
+    const c = cache();
+    const { calls, load } = controlledLoad();
+    const first = c.get('k', load);
+    calls[0]!('v1');
+    await first;
+    now = 999;
+    expect(await c.get('k', load)).toBe('v1');
+    expect(calls).toHaveLength(1);
+  });
+
+  it('after the TTL serves the stale value at once and refreshes once in the background', async () => {
+    const c = cache();
+    const { calls, load } = controlledLoad();
+    const first = c.get('k', load);
+    calls[0]!('v1');
+    await first;
+    now = 1500;
+    expect(await c.get('k', load)).toBe('v1');
+    expect(await c.get('k', load)).toBe('v1');
+    expect(calls).toHaveLength(2);
+    calls[1]!('v2');
+    await tick();
+    expect(await c.get('k', load)).toBe('v2');
+  });
+
+  it('never serves a value older than twice the TTL: the caller waits for a fresh one', async () => {
+    const c = cache();
+    const { calls, load } = controlledLoad();
+    const first = c.get('k', load);
+    calls[0]!('v1');
+    await first;
+    now = 2000;
+    const second = c.get('k', load);
+    let settled = false;
+    void second.then(() => (settled = true));
+    await tick();
+    expect(settled).toBe(false);
+    calls[1]!('v2');
+    expect(await second).toBe('v2');
+  });
+
+  it('keeps the stale value when a background refresh fails, and reports the failure', async () => {
+    const errors: unknown[] = [];
+    const c = new RefreshingCache<string>(1000, (_key, error) => errors.push(error), () => now);
+    const { calls, fail, load } = controlledLoad();
+    const first = c.get('k', load);
+    calls[0]!('v1');
+    await first;
+    now = 1200;
+    expect(await c.get('k', load)).toBe('v1');
+    fail[1]!(new Error('database away'));
+    await tick();
+    expect(errors).toEqual([new Error('database away')]);
+    expect(await c.get('k', load)).toBe('v1');
+  });
+
+  it('after invalidate loads again, and an older load in flight does not put its answer back', async () => {
+    const c = cache();
+    const { calls, load } = controlledLoad();
+    const before = c.get('k', load);
+    c.invalidate();
+    const after = c.get('k', load);
+    expect(calls).toHaveLength(2);
+    calls[0]!('old');
+    calls[1]!('new');
+    expect(await before).toBe('old');
+    expect(await after).toBe('new');
+    expect(await c.get('k', load)).toBe('new');
+    expect(calls).toHaveLength(2);
+  });
+
+  it('does not cache a failed first load', async () => {
+    const c = cache();
+    const { calls, fail, load } = controlledLoad();
+    const first = c.get('k', load);
+    fail[0]!(new Error('no'));
+    await expect(first).rejects.toThrow('no');
+    const second = c.get('k', load);
+    calls[1]!('v');
+    expect(await second).toBe('v');
+  });
+});
