@@ -14,6 +14,15 @@ function controlledLoad() {
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
+/** A cache holding `v1` for key `k`, loaded at time 0, and the controlled load behind it. */
+async function primed(c: RefreshingCache<string>) {
+  const control = controlledLoad();
+  const first = c.get('k', control.load);
+  control.calls[0]!('v1');
+  await first;
+  return control;
+}
+
 describe('RefreshingCache', () => {
   let now = 0;
   const cache = () => new RefreshingCache<string>(1000, () => undefined, () => now);
@@ -30,10 +39,7 @@ describe('RefreshingCache', () => {
 
   it('serves a fresh value without loading', async () => {
     const c = cache();
-    const { calls, load } = controlledLoad();
-    const first = c.get('k', load);
-    calls[0]!('v1');
-    await first;
+    const { calls, load } = await primed(c);
     now = 999;
     expect(await c.get('k', load)).toBe('v1');
     expect(calls).toHaveLength(1);
@@ -41,10 +47,7 @@ describe('RefreshingCache', () => {
 
   it('after the TTL serves the stale value at once and refreshes once in the background', async () => {
     const c = cache();
-    const { calls, load } = controlledLoad();
-    const first = c.get('k', load);
-    calls[0]!('v1');
-    await first;
+    const { calls, load } = await primed(c);
     now = 1500;
     expect(await c.get('k', load)).toBe('v1');
     expect(await c.get('k', load)).toBe('v1');
@@ -56,10 +59,7 @@ describe('RefreshingCache', () => {
 
   it('never serves a value older than twice the TTL: the caller waits for a fresh one', async () => {
     const c = cache();
-    const { calls, load } = controlledLoad();
-    const first = c.get('k', load);
-    calls[0]!('v1');
-    await first;
+    const { calls, load } = await primed(c);
     now = 2000;
     const second = c.get('k', load);
     let settled = false;
@@ -73,10 +73,7 @@ describe('RefreshingCache', () => {
   it('keeps the stale value when a background refresh fails, and reports the failure', async () => {
     const errors: unknown[] = [];
     const c = new RefreshingCache<string>(1000, (_key, error) => errors.push(error), () => now);
-    const { calls, fail, load } = controlledLoad();
-    const first = c.get('k', load);
-    calls[0]!('v1');
-    await first;
+    const { fail, load } = await primed(c);
     now = 1200;
     expect(await c.get('k', load)).toBe('v1');
     fail[1]!(new Error('database away'));
