@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { TestHub, resetDatabase, startHub, waitFor } from '../support/hub';
 import { FakeDestination } from '../support/sink';
-import { SIGNING_SECRET, canonicalOrder, createDestination, createRoute, createSource, postWebhook } from '../support/fixtures';
+import { canonicalOrder, createSource, postWebhook, routedSource, SIGNING_SECRET } from '../support/fixtures';
 
 describe('admin API', () => {
   let hub: TestHub;
@@ -100,9 +100,7 @@ describe('a connection whose secrets cannot be decrypted', () => {
       // A connection sealed with another key, as after a HUB_SECRET_KEY change or a restored backup.
       const orphan = await createSource(hub);
       await hub.dataSource.query(`UPDATE connections SET secrets_ciphertext = 'v1.AAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAA==.AAAA' WHERE id = '${orphan.id}'`);
-      const source = await createSource(hub);
-      const destination = await createDestination(hub, sink.url);
-      await createRoute(hub, source.id, destination.id);
+      const { source } = await routedSource(hub, sink.url);
       await new Promise((r) => setTimeout(r, 2200)); // let cached connections expire
       expect((await postWebhook(hub, source.id, JSON.stringify(canonicalOrder()))).status).toBe(202);
       await waitFor(async () => sink.requests.length === 1, 'delivery despite the unreadable connection');

@@ -1,5 +1,5 @@
 import { useHubWithSink, waitFor } from '../support/hub';
-import { canonicalOrder, createDestination, createRoute, createSource, postWebhook } from '../support/fixtures';
+import { canonicalOrder, postWebhook, routedSource } from '../support/fixtures';
 
 /**
  * Circuit breakers hold work: a destination that keeps failing stops getting requests, its
@@ -10,9 +10,7 @@ describe('destination circuit breaker', () => {
   const ctx = useHubWithSink();
 
   async function setUp(delivery: Record<string, number>) {
-    const source = await createSource(ctx.hub);
-    const destination = await createDestination(ctx.hub, ctx.sink.url, { concurrency: 1, maxAttempts: 4, backoffMs: 20, maxBackoffMs: 50, ...delivery });
-    await createRoute(ctx.hub, source.id, destination.id);
+    const { source, destination } = await routedSource(ctx.hub, ctx.sink.url, { delivery: { concurrency: 1, maxAttempts: 4, backoffMs: 20, maxBackoffMs: 50, ...delivery } });
     const messageIds: string[] = [];
     for (let i = 0; i < 6; i++) {
       const res = await postWebhook(ctx.hub, source.id, JSON.stringify(canonicalOrder()));

@@ -3,7 +3,7 @@ import { SchemaRegistry } from '@omnihub/mapping';
 import { DELIVERING_MARK_DELAY_MS } from '../../apps/worker/src/delivery/delivery-ledger';
 import { FakeDestination } from '../support/sink';
 import { TestHub, resetDatabase, startHub, waitFor } from '../support/hub';
-import { canonicalOrder, createDestination, createRoute, createSource, postWebhook } from '../support/fixtures';
+import { canonicalOrder, createDestination, createRoute, createSource, postWebhook, routedSource } from '../support/fixtures';
 
 describe('signed webhook → canonical event → routed delivery', () => {
   let hub: TestHub;
@@ -25,9 +25,7 @@ describe('signed webhook → canonical event → routed delivery', () => {
   });
 
   it('delivers a CloudEvents body whose data is schema-valid, with an Idempotency-Key', async () => {
-    const source = await createSource(hub);
-    const destination = await createDestination(hub, sink.url);
-    await createRoute(hub, source.id, destination.id);
+    const { source } = await routedSource(hub, sink.url);
     const order = canonicalOrder({ orderNumber: `#${Date.now()}` });
 
     const accepted = await postWebhook(hub, source.id, JSON.stringify(order));
@@ -55,9 +53,7 @@ describe('signed webhook → canonical event → routed delivery', () => {
 
   it('shows a delivery as delivering while a slow destination holds the attempt, then delivered', async () => {
     sink.respondWith({ status: 200, delayMs: DELIVERING_MARK_DELAY_MS + 1500 });
-    const source = await createSource(hub);
-    const destination = await createDestination(hub, sink.url);
-    await createRoute(hub, source.id, destination.id);
+    const { source } = await routedSource(hub, sink.url);
     const accepted = await postWebhook(hub, source.id, JSON.stringify(canonicalOrder()));
     const deliveryOf = async () => (await hub.admin.get(`/api/messages/${accepted.body.messageId}`)).body.deliveries?.[0];
 
@@ -73,9 +69,7 @@ describe('signed webhook → canonical event → routed delivery', () => {
   });
 
   it('keeps ids beyond 2^53 digit-exact from the raw body to the destination', async () => {
-    const source = await createSource(hub);
-    const destination = await createDestination(hub, sink.url);
-    await createRoute(hub, source.id, destination.id);
+    const { source } = await routedSource(hub, sink.url);
     const order = canonicalOrder();
     // A vendor sends a huge id as a bare JSON number; JSON.parse would round it.
     const raw = JSON.stringify({ ...order, externalIds: { shopify: '__ID__' } }).replace('"__ID__"', '5745678901234567891');
@@ -85,9 +79,7 @@ describe('signed webhook → canonical event → routed delivery', () => {
   });
 
   it('keeps text exact through storage: quotes, backslashes, NUL escapes, emoji, lone surrogates', async () => {
-    const source = await createSource(hub);
-    const destination = await createDestination(hub, sink.url);
-    await createRoute(hub, source.id, destination.id);
+    const { source } = await routedSource(hub, sink.url);
     // Each of these once meant escaping on the way into PostgreSQL: a NUL cannot be stored in text
     // and the canonical event travels to the database inside another JSON document.
     const note = 'say "hi" \\ back\\slash \u0000 nul, tab\t, 😀, é, lone \ud800 surrogate, {"json":[1]}';
@@ -102,9 +94,7 @@ describe('signed webhook → canonical event → routed delivery', () => {
   });
 
   it('stores one message and makes one delivery when the same delivery id arrives 5 times at once', async () => {
-    const source = await createSource(hub);
-    const destination = await createDestination(hub, sink.url);
-    await createRoute(hub, source.id, destination.id);
+    const { source } = await routedSource(hub, sink.url);
     const body = JSON.stringify(canonicalOrder());
     const deliveryId = randomUUID();
 

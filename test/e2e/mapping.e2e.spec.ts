@@ -1,6 +1,6 @@
 import { FakeDestination } from '../support/sink';
 import { TestHub, resetDatabase, startHub, waitFor } from '../support/hub';
-import { canonicalOrder, createDestination, createRoute, createSource, postWebhook } from '../support/fixtures';
+import { canonicalOrder, createDestination, createRoute, createSource, postWebhook, routedSource } from '../support/fixtures';
 
 /** A tiny vendor shape and a mapping to the canonical order, published through the API. */
 const VENDOR_ORDER = { id: 991, number: 'W-991', currency: 'USD', created: '2026-11-20T10:00:00Z', items: [{ sku: 'SKU-1', qty: 2, price: '5.00' }], total: '10.00' };
@@ -33,9 +33,7 @@ describe('mappings: publish, dry run, and failures that dead-letter', () => {
     hub.admin.post(`/api/mappings/${encodeURIComponent(id)}/versions`, { expression, targetEventType: 'order.created' });
 
   async function pipeline(mappingId: string) {
-    const source = await createSource(hub, { mapping: mappingId });
-    const destination = await createDestination(hub, sink.url);
-    await createRoute(hub, source.id, destination.id);
+    const { source } = await routedSource(hub, sink.url, { source: { mapping: mappingId } });
     return source;
   }
 
@@ -137,9 +135,7 @@ describe('mappings: publish, dry run, and failures that dead-letter', () => {
   });
 
   it('replays a transform dead letter with a corrected vendor payload', async () => {
-    const source = await createSource(hub);
-    const destination = await createDestination(hub, sink.url);
-    await createRoute(hub, source.id, destination.id);
+    const { source } = await routedSource(hub, sink.url);
     const broken = { ...canonicalOrder(), currency: 'usd' };
     const res = await postWebhook(hub, source.id, JSON.stringify(broken));
     const deadLetter = await deadLetterOf(res.body.messageId);

@@ -4,7 +4,7 @@ import * as net from 'node:net';
 import IORedis from 'ioredis';
 import { FakeDestination } from '../support/sink';
 import { TestHub, resetDatabase, startHub, testEnv, waitFor } from '../support/hub';
-import { canonicalOrder, createDestination, createRoute, createSource, postWebhook } from '../support/fixtures';
+import { canonicalOrder, postWebhook, routedSource } from '../support/fixtures';
 import { spawnHub, waitForOutput } from '../support/child-hub';
 
 /** A Redis database of its own, so flushing it cannot touch anything else on a developer's Redis. */
@@ -23,9 +23,7 @@ describe('nothing accepted is lost', () => {
     const api = await startHub({ ...env, HUB_ROLE: 'api' });
     try {
       await resetDatabase(api.dataSource);
-      const source = await createSource(api);
-      const destination = await createDestination(api, sink.url);
-      await createRoute(api, source.id, destination.id);
+      const { source } = await routedSource(api, sink.url);
       sink.respondWith({ status: 200, delayMs: 30000 }); // the first attempt hangs until its worker dies
 
       const first = spawnHub({ ...env, HUB_ROLE: 'worker' });
@@ -61,9 +59,7 @@ describe('nothing accepted is lost', () => {
     const redis = new IORedis(REDIS_URL);
     try {
       await resetDatabase(api.dataSource);
-      const source = await createSource(api);
-      const destination = await createDestination(api, sink.url);
-      await createRoute(api, source.id, destination.id);
+      const { source } = await routedSource(api, sink.url);
       const accepted = await Promise.all(Array.from({ length: 20 }, () => postWebhook(api, source.id, JSON.stringify(canonicalOrder()))));
       expect(accepted.every((r) => r.status === 202)).toBe(true);
       expect(await redis.dbsize()).toBeGreaterThan(0);
@@ -87,9 +83,7 @@ describe('nothing accepted is lost', () => {
     const hub = await startHub(env);
     try {
       await resetDatabase(hub.dataSource);
-      const source = await createSource(hub);
-      const destination = await createDestination(hub, sink.url);
-      await createRoute(hub, source.id, destination.id);
+      const { source } = await routedSource(hub, sink.url);
 
       proxy.stall();
       const started = Date.now();

@@ -1,13 +1,11 @@
 import { useHubWithSink, waitFor } from '../support/hub';
-import { canonicalOrder, createDestination, createRoute, createSource, postWebhook } from '../support/fixtures';
+import { canonicalOrder, createDestination, createRoute, createSource, postWebhook, routedSource } from '../support/fixtures';
 
 describe('delivery retries, classification and dead letters', () => {
   const ctx = useHubWithSink();
 
   async function send(delivery: Record<string, number> = {}) {
-    const source = await createSource(ctx.hub);
-    const destination = await createDestination(ctx.hub, ctx.sink.url, delivery);
-    await createRoute(ctx.hub, source.id, destination.id);
+    const { source, destination } = await routedSource(ctx.hub, ctx.sink.url, { delivery: delivery });
     const res = await postWebhook(ctx.hub, source.id, JSON.stringify(canonicalOrder()));
     expect(res.status).toBe(202);
     return { messageId: res.body.messageId as string, destinationId: destination.id };
@@ -85,9 +83,7 @@ describe('delivery retries, classification and dead letters', () => {
   });
 
   it('holds a destination to its ratePerSecond', async () => {
-    const source = await createSource(ctx.hub);
-    const destination = await createDestination(ctx.hub, ctx.sink.url, { ratePerSecond: 2, concurrency: 4 });
-    await createRoute(ctx.hub, source.id, destination.id);
+    const { source } = await routedSource(ctx.hub, ctx.sink.url, { delivery: { ratePerSecond: 2, concurrency: 4 } });
     await Promise.all(Array.from({ length: 6 }, () => postWebhook(ctx.hub, source.id, JSON.stringify(canonicalOrder()))));
     await waitFor(async () => ctx.sink.requests.length === 6, 'six deliveries', 20000);
     const times = ctx.sink.requests.map((r) => r.at).sort((a, b) => a - b);

@@ -49,6 +49,18 @@ export async function createRoute(hub: TestHub, sourceId: string, destinationId:
   return response.body as { id: string };
 }
 
+/** A source with one route to a destination at `url`: where most tests start. */
+export async function routedSource(
+  hub: TestHub,
+  url: string,
+  options: { source?: Record<string, unknown>; delivery?: Record<string, number> } = {},
+): Promise<{ source: { id: string; webhookUrl: string }; destination: { id: string } }> {
+  const source = await createSource(hub, options.source);
+  const destination = await createDestination(hub, url, options.delivery);
+  await createRoute(hub, source.id, destination.id);
+  return { source, destination };
+}
+
 export function postWebhook(hub: TestHub, sourceId: string, body: string, headers: Record<string, string> = {}) {
   return hub.http
     .post(`/webhooks/${sourceId}`)
