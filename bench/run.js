@@ -55,6 +55,7 @@ function parseArgs(argv) {
   opts.targets = TARGET_SETS[opts.target];
   opts.repeats = opts.repeats ?? (opts.quick ? 1 : 3);
   if (!(opts.repeats >= 1)) throw new Error('--repeats must be >= 1');
+  if (!(opts.steadyRate > 0)) throw new Error('--steady-rate must be a positive number of webhooks/s');
   const names = SCENARIOS.map((s) => s.name);
   opts.scenarios = opts.scenario
     ? opts.scenario.split(',')

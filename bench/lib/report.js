@@ -117,7 +117,7 @@ function steadyLines(rows, hubs) {
   };
   const per = [...hubs.map((h) => h.target), 'baseline'].map(describe).filter(Boolean);
   const rates = [...hubs.map((h) => offered[h.target]?.median), offered.baseline?.median].filter((v) => typeof v === 'number');
-  return [`- offered ${[...new Set(rates.map(fmt))].join(' / ')} webhooks/s for 20 s: ${per.join('; ')}`];
+  return [`- offered ${[...new Set(rates.map(fmt))].join(' / ')} webhooks/s: ${per.join('; ')}`];
 }
 
 function markdown({ meta, rows, errors, results }) {

@@ -138,7 +138,7 @@ const FIGURES = [
   ['rate1000', 'p99', 'ingest latency p99 (ms)', 'lower'],
   ['rate1000', 'e2eP99', 'e2e latency p99 (ms)', 'lower'],
   ['rate1000', 'backlog', 'backlog after 2 s grace', 'lower'],
-  ['steady', 'offeredPerSec', 'offered webhooks/s (half the baseline e2e rate)', 'same'],
+  ['steady', 'offeredPerSec', 'offered webhooks/s (half the baseline e2e rate, else --steady-rate)', 'same'],
   ['steady', 'achievedPerSec', 'accepted webhooks/s', 'higher'],
   ['steady', 'p99', 'ingest latency p99 (ms)', 'lower'],
   ['steady', 'e2eP99', 'e2e latency p99 (ms)', 'lower'],

@@ -101,7 +101,7 @@ describe('a connection whose secrets cannot be decrypted', () => {
       const orphan = await createSource(hub);
       await hub.dataSource.query(`UPDATE connections SET secrets_ciphertext = 'v1.AAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAA==.AAAA' WHERE id = '${orphan.id}'`);
       const { source } = await routedSource(hub, sink.url);
-      await new Promise((r) => setTimeout(r, 2200)); // let cached connections expire
+      await new Promise((r) => setTimeout(r, 4200)); // past what a cached connection may be served for (2 s fresh, 2 s while refreshing)
       expect((await postWebhook(hub, source.id, JSON.stringify(canonicalOrder()))).status).toBe(202);
       await waitFor(async () => sink.requests.length === 1, 'delivery despite the unreadable connection');
       const res = await postWebhook(hub, orphan.id, '{}');

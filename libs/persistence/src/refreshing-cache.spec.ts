@@ -70,12 +70,13 @@ describe('RefreshingCache', () => {
     expect(await second).toBe('v2');
   });
 
-  it('keeps the stale value when a background refresh fails, and reports the failure', async () => {
+  it('keeps the stale value when a background refresh fails, and reports the failure once', async () => {
     const errors: unknown[] = [];
     const c = new RefreshingCache<string>(1000, (_key, error) => errors.push(error), () => now);
-    const { fail, load } = await primed(c);
+    const { calls, fail, load } = await primed(c);
     now = 1200;
-    expect(await c.get('k', load)).toBe('v1');
+    for (let i = 0; i < 5; i++) expect(await c.get('k', load)).toBe('v1');
+    expect(calls).toHaveLength(2); // one background refresh, however many callers saw the stale value
     fail[1]!(new Error('database away'));
     await tick();
     expect(errors).toEqual([new Error('database away')]);
@@ -89,10 +90,11 @@ describe('RefreshingCache', () => {
     c.invalidate();
     const after = c.get('k', load);
     expect(calls).toHaveLength(2);
-    calls[0]!('old');
+    // The newer load answers first; the older one, answering last, must not overwrite it.
     calls[1]!('new');
-    expect(await before).toBe('old');
     expect(await after).toBe('new');
+    calls[0]!('old');
+    expect(await before).toBe('old');
     expect(await c.get('k', load)).toBe('new');
     expect(calls).toHaveLength(2);
   });
@@ -106,5 +108,23 @@ describe('RefreshingCache', () => {
     const second = c.get('k', load);
     calls[1]!('v');
     expect(await second).toBe('v');
+  });
+
+  it('drops entries too old to serve once it holds more than it should', async () => {
+    const c = new RefreshingCache<string>(1000, () => undefined, () => now, 2);
+    await c.get('a', async () => 'a1');
+    await c.get('b', async () => 'b1');
+    now = 2500;
+    let loads = 0;
+    const counted = (v: string) => async () => {
+      loads++;
+      return v;
+    };
+    await c.get('c', counted('c1')); // a third entry: a and b, loaded at 0, are past 2 × TTL and go
+    expect(c.size).toBe(1);
+    now = 2600;
+    expect(await c.get('c', counted('c2'))).toBe('c1');
+    expect(await c.get('a', counted('a2'))).toBe('a2');
+    expect(loads).toBe(2);
   });
 });

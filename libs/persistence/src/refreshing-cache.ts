@@ -16,6 +16,8 @@ export class RefreshingCache<V> {
     private readonly ttlMs: number,
     private readonly onRefreshError: (key: string, error: unknown) => void = () => undefined,
     private readonly now: () => number = Date.now,
+    /** Past this many entries, those too old to serve are dropped (ids asked for once, e.g. by a stray webhook URL). */
+    private readonly sweepAbove = 1000,
   ) {}
 
   async get(key: string, load: () => Promise<V>): Promise<V> {
@@ -23,17 +25,28 @@ export class RefreshingCache<V> {
     const age = entry ? this.now() - entry.loadedAt : Infinity;
     if (entry && age < this.ttlMs) return entry.value;
     if (entry && age < 2 * this.ttlMs) {
-      // A failed background refresh leaves the stale value until it is too old to serve.
-      this.load(key, load).catch((error: unknown) => this.onRefreshError(key, error));
+      // One background refresh at a time, reported once if it fails; the stale value serves until
+      // it is too old to.
+      if (!this.loading.has(key)) this.load(key, load).catch((error: unknown) => this.onRefreshError(key, error));
       return entry.value;
     }
     return this.load(key, load);
+  }
+
+  /** Entries held, fresh or not. */
+  get size(): number {
+    return this.entries.size;
   }
 
   invalidate(): void {
     this.generation++;
     this.entries.clear();
     this.loading.clear();
+  }
+
+  private sweep(): void {
+    const now = this.now();
+    for (const [key, entry] of this.entries) if (now - entry.loadedAt >= 2 * this.ttlMs) this.entries.delete(key);
   }
 
   /** One load per key at a time; everyone who asks meanwhile shares it. */
@@ -44,7 +57,10 @@ export class RefreshingCache<V> {
     const started = this.now();
     const loaded = load()
       .then((value) => {
-        if (generation === this.generation) this.entries.set(key, { value, loadedAt: started });
+        if (generation === this.generation) {
+          this.entries.set(key, { value, loadedAt: started });
+          if (this.entries.size > this.sweepAbove) this.sweep();
+        }
         return value;
       })
       .finally(() => {

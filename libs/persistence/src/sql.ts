@@ -31,16 +31,19 @@ export function typed(name: string, type: 'integer' | 'timestamp' | 'text'): str
   return `CAST(:${name} AS ${type})`;
 }
 
-/** Characters JSON.stringify escapes differently from a PostgreSQL array literal. */
-const NOT_LITERAL_SAFE = /[\u0000-\u001f\ud800-\udfff]/;
+/**
+ * Characters JSON.stringify escapes differently from a PostgreSQL array literal: control characters
+ * and lone surrogates (with the u flag, a surrogate pair is one character, outside the range).
+ */
+const NOT_LITERAL_SAFE = /[\u0000-\u001f\ud800-\udfff]/u;
 
 /**
  * A `text[]` parameter as PostgreSQL's array literal, for large texts (canonical events). pg's own
  * encoder escapes each element with two regular-expression replaces in JavaScript, which made a
  * seventh of the worker's allocations in the bench. Inside an element's double quotes the literal
  * escapes `"` and `\` with a backslash, exactly as JSON.stringify does, and JSON.stringify does it
- * natively; it also rewrites control characters and surrogates, which the literal must not, so an
- * element holding any (never a JSON text: those are escaped already) is escaped the slow way.
+ * natively; it also rewrites control characters and lone surrogates, which the literal must not, so
+ * an element holding any (never a JSON text: those are escaped already) is escaped the slow way.
  */
 export function textArrayLiteral(texts: readonly string[]): string {
   let literal = '{';

@@ -118,7 +118,9 @@ export class DeliveryService {
             dataOverride: row.data_override ? (JSON.parse(row.data_override) as JsonObject) : null,
           },
           // The event's id is its message's id (the transform sets it so), its type a column beside it.
-          stored: row.canonical && row.event_type ? { eventJson: row.canonical, eventId: row.message_id, eventType: row.event_type } : null,
+          stored: row.canonical
+            ? { eventJson: row.canonical, eventId: row.message_id, eventType: row.event_type ?? (JSON.parse(row.canonical) as CanonicalEvent).type }
+            : null,
         },
       ]),
     );
