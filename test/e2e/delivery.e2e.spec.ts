@@ -47,6 +47,7 @@ describe('signed webhook → canonical event → routed delivery', () => {
     }, 'message completed');
     expect(detail.deliveries).toHaveLength(1);
     expect(detail.deliveries[0].status).toBe('delivered');
+    expect(sink.requests).toHaveLength(1); // sent once: the first attempt's claim on the delivery held
     expect(received.headers['idempotency-key']).toBe(detail.deliveries[0].id);
     expect(detail.deliveries[0].attempts).toEqual([expect.objectContaining({ attemptNumber: 1, httpStatus: 200, outcome: 'delivered' })]);
   });

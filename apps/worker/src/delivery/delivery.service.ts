@@ -2,17 +2,13 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { CanonicalEvent, JsonObject, ReasonCode } from '@omnihub/core';
 import { ConnectorRegistry, DeliveryOutcome, HTTP_CLIENT, HttpClient, outboundDelivery } from '@omnihub/connector-sdk';
-import { AttemptOutcome, Batcher, ConnectionStore, DeliveryEntity, DeliveryStatus, TERMINAL_DELIVERY_STATUSES, runSql } from '@omnihub/persistence';
+import { AttemptOutcome, Batcher, ConnectionStore, DeliveryStatus, TERMINAL_DELIVERY_STATUSES, runSql } from '@omnihub/persistence';
 import { QueueService } from '@omnihub/queueing';
 import { retryDelayMs } from './backoff';
 import { DestinationHealth, healthOf } from './circuit-breaker';
+import { DeliveryHandoff, LoadedDelivery as Loaded, StoredEvent } from './delivery-handoff';
 import { DeliveryLedger } from './delivery-ledger';
 
-/** The delivery fields an attempt needs. */
-type DeliveryToSend = Pick<DeliveryEntity, 'id' | 'messageId' | 'destinationConnectionId' | 'status' | 'attempts' | 'roundStartAttempts' | 'dataOverride'>;
-/** The stored event as text (null until the message is routed): parsed only if a connector reads it. */
-type StoredEvent = { eventJson: string; eventId: string; eventType: string };
-type Loaded = { delivery: DeliveryToSend; stored: StoredEvent | null };
 
 /**
  * One delivery attempt: load, send through the destination's connector, record the attempt (the
@@ -27,6 +23,7 @@ export class DeliveryService {
   constructor(
     private readonly dataSource: DataSource,
     private readonly ledger: DeliveryLedger,
+    private readonly handoff: DeliveryHandoff,
     private readonly connections: ConnectionStore,
     private readonly connectors: ConnectorRegistry,
     private readonly queues: QueueService,
@@ -35,7 +32,8 @@ export class DeliveryService {
 
   /** Answers what the attempt showed of the destination's health, for its circuit breaker. */
   async run(deliveryId: string): Promise<DestinationHealth> {
-    const loaded = await this.loads.submit(deliveryId);
+    // The stored event is null until the message is routed; it is parsed only if a connector reads it.
+    const loaded = this.handoff.take(deliveryId) ?? (await this.loads.submit(deliveryId));
     if (!loaded || TERMINAL_DELIVERY_STATUSES.includes(loaded.delivery.status)) return undefined;
     const { delivery, stored } = loaded;
     // Not routed yet (its transform is being retried): the transform enqueues this delivery when done.

@@ -18,11 +18,13 @@ import {
 } from '@omnihub/persistence';
 import { QueueService } from '@omnihub/queueing';
 import { openDeadLetter } from '../dead-letters';
+import { DeliveryHandoff, LoadedDelivery } from '../delivery/delivery-handoff';
 import { DeliveryWorkerPool } from '../delivery/delivery-worker-pool';
 
 const FILTER_TIMEOUT_MS = 200;
 
-type Routed = { message: MessageEntity; event: CanonicalEvent; deliveries: DeliveryEntity[] };
+/** eventJson: the event as stored, written once and handed to the first delivery attempt as it is. */
+type Routed = { message: MessageEntity; event: CanonicalEvent; eventJson: string; deliveries: DeliveryEntity[] };
 
 /**
  * The transform stage: vendor payload → canonical event → one delivery per matching route, for a
@@ -46,6 +48,7 @@ export class TransformService {
     private readonly transformer: CanonicalTransformer,
     private readonly queues: QueueService,
     private readonly pool: DeliveryWorkerPool,
+    private readonly handoff: DeliveryHandoff,
     private readonly metrics: HubMetrics,
   ) {}
 
@@ -56,7 +59,9 @@ export class TransformService {
 
     const routed = (await Promise.all(fresh.map((message) => this.transformOne(message)))).filter((r): r is Routed => r !== undefined);
     const won = await this.store(routed);
-    const toEnqueue = routed.filter((r) => won.has(r.message.id)).flatMap((r) => r.deliveries);
+    const winners = routed.filter((r) => won.has(r.message.id));
+    this.handoff.offer(winners.flatMap((r) => handedOff(r)));
+    const toEnqueue = winners.flatMap((r) => r.deliveries);
     if (alreadyRouted.length > 0) {
       toEnqueue.push(...(await this.deliveries.findBy({ messageId: In(alreadyRouted.map((m) => m.id)), status: DeliveryStatus.PENDING })));
     }
@@ -104,7 +109,7 @@ export class TransformService {
         updatedAt: now,
       }),
     );
-    return { message, event: outcome.event, deliveries };
+    return { message, event: outcome.event, eventJson: JSON.stringify(outcome.event), deliveries };
   }
 
   /**
@@ -124,7 +129,7 @@ export class TransformService {
       .map((r, i) => {
         Object.assign(params, {
           [`id${i}`]: r.message.id,
-          [`canonical${i}`]: JSON.stringify(r.event),
+          [`canonical${i}`]: r.eventJson,
           [`type${i}`]: r.event.type,
           [`status${i}`]: r.deliveries.length > 0 ? MessageStatus.ROUTED : MessageStatus.COMPLETED,
         });
@@ -171,7 +176,7 @@ export class TransformService {
         deliveries.map((d) => d.routeId),
         deliveries.map((d) => d.destinationConnectionId),
         routed.map((r) => r.message.id),
-        textArrayLiteral(routed.map((r) => JSON.stringify(r.event))),
+        textArrayLiteral(routed.map((r) => r.eventJson)),
         routed.map((r) => r.event.type),
         routed.map((r) => (r.deliveries.length > 0 ? MessageStatus.ROUTED : MessageStatus.COMPLETED)),
       ],
@@ -207,4 +212,13 @@ export class TransformService {
     this.metrics.deadLetters.inc({ stage: 'transform', connection: message.connectionId, reason: reasonCode });
     return undefined;
   }
+}
+
+/** The first attempt of each new delivery starts from what the transform has in hand (see DeliveryHandoff). */
+function handedOff({ message, event, eventJson, deliveries }: Routed): LoadedDelivery[] {
+  const stored = { eventJson, eventId: event.id, eventType: event.type };
+  return deliveries.map((d) => ({
+    delivery: { id: d.id, messageId: message.id, destinationConnectionId: d.destinationConnectionId, status: d.status, attempts: 0, roundStartAttempts: 0, dataOverride: null },
+    stored,
+  }));
 }
