@@ -121,7 +121,10 @@ export class TransformService {
     if (routed.length === 0) return new Set();
     if (isPostgres()) return this.storeInOneStatement(routed);
     const rows = routed.flatMap((r) => r.deliveries);
-    if (rows.length > 0) await this.dataSource.createQueryBuilder().insert().into(DeliveryEntity).orIgnore().values(rows).execute();
+    // updateEntity(false): TypeORM would otherwise reload default columns after the insert and, on
+    // SQLite, write them back into the entities by position, which gave fanned-out deliveries each
+    // other's ids (their jobs went to the wrong destination's queue).
+    if (rows.length > 0) await this.dataSource.createQueryBuilder().insert().into(DeliveryEntity).orIgnore().values(rows).updateEntity(false).execute();
 
     const now = new Date();
     const params: Record<string, unknown> = { now, received: MessageStatus.RECEIVED };
