@@ -22,6 +22,8 @@ import { DeliveryHandoff, LoadedDelivery } from '../delivery/delivery-handoff';
 import { DeliveryWorkerPool } from '../delivery/delivery-worker-pool';
 
 const FILTER_TIMEOUT_MS = 200;
+/** Transform batches up to this many messages hand their deliveries to the delivery worker (see DeliveryHandoff). */
+const HANDOFF_MAX_BATCH = 8;
 
 /** eventJson: the event as stored, written once and handed to the first delivery attempt as it is. */
 type Routed = { message: MessageEntity; event: CanonicalEvent; eventJson: string; deliveries: DeliveryEntity[] };
@@ -60,7 +62,9 @@ export class TransformService {
     const routed = (await Promise.all(fresh.map((message) => this.transformOne(message)))).filter((r): r is Routed => r !== undefined);
     const won = await this.store(routed);
     const winners = routed.filter((r) => won.has(r.message.id));
-    this.handoff.offer(winners.flatMap((r) => handedOff(r)));
+    // A large batch means the hub is behind: its deliveries will wait in their queues longer than
+    // the hand-off keeps them, so handing them over would only cost.
+    if (winners.length <= HANDOFF_MAX_BATCH) this.handoff.offer(winners.flatMap((r) => handedOff(r)));
     const toEnqueue = winners.flatMap((r) => r.deliveries);
     if (alreadyRouted.length > 0) {
       toEnqueue.push(...(await this.deliveries.findBy({ messageId: In(alreadyRouted.map((m) => m.id)), status: DeliveryStatus.PENDING })));
