@@ -23,6 +23,9 @@ function deliveryRate(stats, paths, startedAt) {
 
 const e2e = (stats, p) => (stats.paths[p] ? stats.paths[p].e2e : { p50: null, p99: null });
 
+/** Paced scenarios: accepted webhooks not yet at the sink when the grace period after the last send ended. */
+const backlogAfterGrace = (load, grace, p) => (grace ? load.accepted - (grace.paths[p] ? grace.paths[p].count : 0) : null);
+
 // Each scenario's figures(ctx) returns { key: number }. Labels for the report are in FIGURES below.
 const SCENARIOS = [
   {
@@ -62,7 +65,7 @@ const SCENARIOS = [
       achievedPerSec: load.acceptedPerSec,
       p99: load.latency.p99,
       e2eP99: e2e(stats, healthy[0]).p99,
-      backlog: grace ? load.accepted - (grace.paths[healthy[0]] ? grace.paths[healthy[0]].count : 0) : null,
+      backlog: backlogAfterGrace(load, grace, healthy[0]),
     }),
   },
   {
@@ -79,7 +82,7 @@ const SCENARIOS = [
       achievedPerSec: load.acceptedPerSec,
       p99: load.latency.p99,
       e2eP99: e2e(stats, healthy[0]).p99,
-      backlog: grace ? load.accepted - (grace.paths[healthy[0]] ? grace.paths[healthy[0]].count : 0) : null,
+      backlog: backlogAfterGrace(load, grace, healthy[0]),
     }),
   },
   {

@@ -71,14 +71,14 @@ export interface OutboundDelivery {
   http: HttpClient;
 }
 
+/** A canonical event as the hub stored it: its text, and the two attributes readable without parsing it. */
+export type StoredEvent = Pick<OutboundDelivery, 'eventJson' | 'eventId' | 'eventType'>;
+
 /**
  * An OutboundDelivery over an event's stored text. `event` is parsed on first read (most connectors
  * reshape the event and read it; generic-http forwards the text and never does).
  */
-export function outboundDelivery(
-  stored: { eventJson: string; eventId: string; eventType: string },
-  rest: Omit<OutboundDelivery, 'event' | 'eventJson' | 'eventId' | 'eventType'>,
-): OutboundDelivery {
+export function outboundDelivery(stored: StoredEvent, rest: Omit<OutboundDelivery, 'event' | keyof StoredEvent>): OutboundDelivery {
   let event: CanonicalEvent | undefined;
   return {
     ...rest,

@@ -1,14 +1,13 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { CanonicalEvent, JsonObject, ReasonCode } from '@omnihub/core';
-import { ConnectorRegistry, DeliveryOutcome, HTTP_CLIENT, HttpClient, outboundDelivery } from '@omnihub/connector-sdk';
+import { ConnectorRegistry, DeliveryOutcome, HTTP_CLIENT, HttpClient, StoredEvent, outboundDelivery } from '@omnihub/connector-sdk';
 import { AttemptOutcome, Batcher, ConnectionStore, DeliveryStatus, TERMINAL_DELIVERY_STATUSES, runSql } from '@omnihub/persistence';
 import { QueueService } from '@omnihub/queueing';
 import { retryDelayMs } from './backoff';
 import { DestinationHealth, healthOf } from './circuit-breaker';
-import { DeliveryHandoff, LoadedDelivery as Loaded, StoredEvent } from './delivery-handoff';
+import { DeliveryHandoff, LoadedDelivery as Loaded } from './delivery-handoff';
 import { DeliveryLedger } from './delivery-ledger';
-
 
 /**
  * One delivery attempt: load, send through the destination's connector, record the attempt (the

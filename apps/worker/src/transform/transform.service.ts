@@ -222,10 +222,7 @@ export class TransformService {
 }
 
 /** The first attempt of each new delivery starts from what the transform has in hand (see DeliveryHandoff). */
-function handedOff({ message, event, eventJson, deliveries }: Routed): LoadedDelivery[] {
+function handedOff({ event, eventJson, deliveries }: Routed): LoadedDelivery[] {
   const stored = { eventJson, eventId: event.id, eventType: event.type };
-  return deliveries.map((d) => ({
-    delivery: { id: d.id, messageId: message.id, destinationConnectionId: d.destinationConnectionId, status: d.status, attempts: 0, roundStartAttempts: 0, dataOverride: null },
-    stored,
-  }));
+  return deliveries.map((delivery) => ({ delivery, stored }));
 }
