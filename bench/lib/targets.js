@@ -4,7 +4,7 @@
 // process so runs are independent.
 //
 //   baseline       raw Fastify + BullMQ + PostgreSQL, hand-written JS mapping (bench/baseline/)
-//   hub            Omnihub, source connection with the JSONata mapping generic-http/shopify-order
+//   hub            Omnihub, source connection with the JSONata mapping shopify/shopify-order
 //   hub-canonical  Omnihub, source connection without a mapping, fed the canonical order that
 //                  mapping would produce: the hub's own overhead without the mapping engine's cost
 
@@ -68,7 +68,7 @@ function adminClient(port) {
 
 /**
  * canonical: the source connection has no mapping and the load driver sends canonical order data
- * (hub-canonical); otherwise Shopify orders mapped by generic-http/shopify-order (hub).
+ * (hub-canonical); otherwise Shopify orders mapped by shopify/shopify-order (hub).
  */
 async function launchHub({ destinations, secret, tag, canonical = false }) {
   if (!fs.existsSync(HUB_MAIN)) {
@@ -111,7 +111,7 @@ async function launchHub({ destinations, secret, tag, canonical = false }) {
         deliveryIdHeader: 'x-omnihub-delivery-id',
         eventTypeHeader: 'x-omnihub-event-type',
         // Without a mapping the body must already be the event type's canonical data.
-        ...(canonical ? {} : { mapping: 'generic-http/shopify-order' }),
+        ...(canonical ? {} : { mapping: 'shopify/shopify-order' }),
       },
       secrets: { signingSecret: secret },
     });

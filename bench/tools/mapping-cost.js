@@ -16,7 +16,7 @@ const { mapShopifyOrder } = require('../baseline/mapping');
 
 const ROOT = path.resolve(__dirname, '../..');
 const COMPILER = path.join(ROOT, 'dist/libs/mapping/src/jsonata-compiler.js');
-const MAPPING = path.join(ROOT, 'mappings/generic-http/shopify-order.jsonata');
+const MAPPING = path.join(ROOT, 'mappings/shopify/shopify-order.jsonata');
 const ROUNDS = 7;
 
 function option(name, fallback) {

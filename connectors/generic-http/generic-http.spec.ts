@@ -1,7 +1,8 @@
 import { createHmac } from 'node:crypto';
 import * as http from 'node:http';
 import { AddressInfo } from 'node:net';
-import { AxiosHttpClient, ConnectionContext, outboundDelivery } from '@omnihub/connector-sdk';
+import { AxiosHttpClient, ConnectionContext, OutboundDelivery, outboundDelivery } from '@omnihub/connector-sdk';
+import { MemoryCrossReferences, MemoryState } from '../../test/support/connector-context';
 import { CanonicalEvent } from '@omnihub/core';
 import connector = require('./index');
 
@@ -64,8 +65,9 @@ describe('generic-http outbound client against a real HTTP server', () => {
   });
   afterAll(() => new Promise((resolve) => server.close(resolve)));
 
-  const deliver = (config: Record<string, unknown> = {}, secrets: Record<string, string> = {}, timeoutMs = 2000) =>
-    outbound.deliver(outboundDelivery(stored, { idempotencyKey: 'delivery-1', connection: context({ url, ...config }, secrets), timeoutMs, http: httpClient }));
+  const send = (delivery: OutboundDelivery) => outbound.operations['post-cloudevent'](delivery);
+  const at = (connection: ConnectionContext, timeoutMs: number, idempotencyKey = 'delivery-1') => ({ ...connection, idempotencyKey, timeoutMs, http: httpClient, xrefs: new MemoryCrossReferences(), state: new MemoryState() });
+  const deliver = (config: Record<string, unknown> = {}, secrets: Record<string, string> = {}, timeoutMs = 2000) => send(outboundDelivery(stored, at(context({ url, ...config }, secrets), timeoutMs)));
 
   it('POSTs a structured CloudEvent with the Idempotency-Key and an HMAC of the exact body', async () => {
     let seen: { headers: http.IncomingHttpHeaders; body: string } | undefined;
@@ -102,7 +104,7 @@ describe('generic-http outbound client against a real HTTP server', () => {
   it('classifies a slow destination as TIMEOUT and a closed port as NETWORK_ERROR', async () => {
     next = (_req, res) => setTimeout(() => res.writeHead(200).end(), 500);
     expect(await deliver({}, {}, 100)).toMatchObject({ outcome: 'retry', reason: 'TIMEOUT' });
-    const closed = await outbound.deliver(outboundDelivery(stored, { idempotencyKey: 'k', connection: context({ url: 'http://127.0.0.1:9/x' }), timeoutMs: 1000, http: httpClient }));
+    const closed = await send(outboundDelivery(stored, at(context({ url: 'http://127.0.0.1:9/x' }), 1000, 'k')));
     expect(closed).toMatchObject({ outcome: 'retry', reason: 'NETWORK_ERROR' });
   });
 });
@@ -112,7 +114,7 @@ describe('outboundDelivery', () => {
     const eventJson = '{"specversion":"1.0","id":"m9","type":"order.created","data":{"orderNumber":"#9"}}';
     const parse = jest.spyOn(JSON, 'parse');
     try {
-      const delivery = outboundDelivery({ eventJson, eventId: 'm9', eventType: 'order.created' }, { idempotencyKey: 'd9', connection: context({}), timeoutMs: 1000, http: new AxiosHttpClient() });
+      const delivery = outboundDelivery({ eventJson, eventId: 'm9', eventType: 'order.created' }, { ...context({}), idempotencyKey: 'd9', timeoutMs: 1000, http: new AxiosHttpClient(), xrefs: new MemoryCrossReferences(), state: new MemoryState() });
       expect(delivery.eventJson).toBe(eventJson);
       expect(parse).not.toHaveBeenCalled();
       expect(delivery.event.data).toEqual({ orderNumber: '#9' });

@@ -20,6 +20,7 @@ export interface TestHub {
     post(path: string, body: unknown): request.Test;
     get(path: string): request.Test;
     patch(path: string, body: unknown): request.Test;
+    put(path: string, body: unknown): request.Test;
     delete(path: string): request.Test;
   };
   dataSource: DataSource;
@@ -62,6 +63,7 @@ export async function startHub(overrides: Record<string, string> = {}): Promise<
       post: (path, body) => auth(http.post(path)).send(body as object),
       get: (path) => auth(http.get(path)),
       patch: (path, body) => auth(http.patch(path)).send(body as object),
+      put: (path, body) => auth(http.put(path)).send(body as object),
       delete: (path) => auth(http.delete(path)),
     },
     dataSource: app.get(DataSource),
@@ -71,7 +73,7 @@ export async function startHub(overrides: Record<string, string> = {}): Promise<
 
 /** Empties every table so a test file starts from nothing (files run one at a time). */
 export async function resetDatabase(dataSource: DataSource): Promise<void> {
-  for (const table of ['delivery_attempts', 'dead_letters', 'deliveries', 'messages', 'routes', 'connections', 'audit_entries']) {
+  for (const table of ['delivery_attempts', 'dead_letters', 'deliveries', 'messages', 'routes', 'connections', 'audit_entries', 'cross_references', 'connector_state']) {
     await dataSource.query(`DELETE FROM ${table}`);
   }
 }

@@ -13,6 +13,10 @@ import { createJsonataCompiler, JsonataCompiler } from '../../libs/mapping/src/j
  * sidecar's target event type. A new mapping is covered by dropping fixtures next to it.
  *
  * Optional `<case>.bindings.json` overrides `topic`, `headers` or `connection` for one case.
+ *
+ * An outbound mapping (sidecar `"direction": "outbound"`) reads a canonical event and answers a
+ * vendor's body: its input must be a valid event of the sidecar's `source.eventType`, and its
+ * output is compared as it is (the vendor's shape has no schema here).
  */
 
 const ROOT = projectRoot();
@@ -22,9 +26,12 @@ const TIMEOUT_MS = 5000;
 
 interface Sidecar {
   description?: string;
-  source?: { connector?: string; topic?: string };
-  target?: { eventType?: string; schemaVersion?: string };
+  direction?: 'inbound' | 'outbound';
+  source?: { connector?: string; topic?: string; eventType?: string };
+  target?: { eventType?: string; schemaVersion?: string; connector?: string; operation?: string };
 }
+
+const isOutbound = (sidecar: Sidecar) => sidecar.direction === 'outbound';
 
 interface MappingFile {
   connector: string;
@@ -153,6 +160,11 @@ describe('mappings: every .jsonata file', () => {
     const sidecarFile = path.join(MAPPINGS, m.connector, `${m.name}.json`);
     expect(fs.existsSync(sidecarFile)).toBe(true);
     const sidecar = sidecarOf(m.connector, m.name);
+    if (isOutbound(sidecar)) {
+      expect(eventTypes).toContain(sidecar.source?.eventType);
+      expect(sidecar.target?.connector).toBe(m.connector);
+      return;
+    }
     expect(eventTypes).toContain(sidecar.target?.eventType);
     expect(schemas.has(sidecar.target?.eventType as string)).toBe(true);
     if (sidecar.source?.connector !== undefined) expect(sidecar.source.connector).toBe(m.connector);
@@ -186,8 +198,22 @@ describe('mappings: golden fixtures', () => {
     // (a') and the same from the compiled closures the mapping threads run
     const compiledOutput = compiler.compile(fs.readFileSync(path.join(MAPPINGS, c.connector, `${c.name}.jsonata`), 'utf8')).evaluate(parseVendorJson(fs.readFileSync(c.inputFile, 'utf8')), bindingsFor(c, sidecar));
     expect(plain(compiledOutput)).toStrictEqual(expected);
+    if (isOutbound(sidecar)) {
+      // (b') an outbound mapping's input is a canonical event of its source type, as the hub would hand it over
+      const event = input as { type?: string; data?: unknown };
+      expect(event.type).toBe(sidecar.source?.eventType);
+      const result = schemas.validate(event.type as string, event.data);
+      expect(result.valid ? [] : result.details.map((d) => `${rel(c.inputFile)} /data${d.path}: ${d.message}`)).toEqual([]);
+      return;
+    }
     // (b) valid data for the sidecar's event type (checked on the output, so a wrong expected file cannot hide it)
-    const result = schemas.validate(eventType, output);
-    expect(result.valid ? [] : result.details.map((d) => `${rel(c.expectedFile)} ${d.path}: ${d.message}`)).toEqual([]);
+    // An array is one event per element (a Square stock notification with several levels): each element is checked.
+    const events = Array.isArray(output) ? output : [output];
+    const problems = events.flatMap((data, i) => {
+      const result = schemas.validate(eventType, data);
+      const at = Array.isArray(output) ? `/${i}` : '';
+      return result.valid ? [] : result.details.map((d) => `${rel(c.expectedFile)} ${at}${d.path}: ${d.message}`);
+    });
+    expect(problems).toEqual([]);
   });
 });

@@ -10,6 +10,7 @@ import { MappingsController } from './admin/mappings.controller';
 import { MessagesController } from './admin/messages.controller';
 import { RoutesController } from './admin/routes.controller';
 import { StatsController } from './admin/stats.controller';
+import { XrefsController } from './admin/xrefs.controller';
 import { ApiKeyGuard } from './auth/api-key.guard';
 import { ApiKeysService } from './auth/api-keys.service';
 import { HubExceptionFilter } from './http/hub-exception.filter';
@@ -17,7 +18,7 @@ import { IngressService } from './ingress/ingress.service';
 
 /** The api role: webhook ingress (registered as a raw Fastify route, see webhook-route.ts) and the admin API. */
 @Module({
-  controllers: [ApiKeysController, ConnectorsController, ConnectionsController, RoutesController, MappingsController, MessagesController, DeadLettersController, StatsController],
+  controllers: [ApiKeysController, ConnectorsController, ConnectionsController, RoutesController, MappingsController, MessagesController, DeadLettersController, StatsController, XrefsController],
   providers: [
     IngressService,
     ApiKeysService,

@@ -2,6 +2,7 @@ import { BullModule } from '@nestjs/bullmq';
 import { BeforeApplicationShutdown, Module, OnModuleInit } from '@nestjs/common';
 import { HUB_CONFIG, HubConfig } from '@omnihub/core';
 import { QueueName, redisOptionsFromUrl } from '@omnihub/queueing';
+import { ConnectorContexts } from './connector-contexts';
 import { DeliveryHandoff } from './delivery/delivery-handoff';
 import { DeliveryWorkerPool } from './delivery/delivery-worker-pool';
 import { DeliveryLedger } from './delivery/delivery-ledger';
@@ -22,7 +23,7 @@ const PROCESSORS = [TransformProcessor];
     }),
     BullModule.registerQueue({ name: QueueName.TRANSFORM }),
   ],
-  providers: [...PROCESSORS, TransformService, DeliveryService, DeliveryHandoff, DeliveryLedger, DeliveryWorkerPool, RelayService],
+  providers: [...PROCESSORS, TransformService, ConnectorContexts, DeliveryService, DeliveryHandoff, DeliveryLedger, DeliveryWorkerPool, RelayService],
 })
 export class WorkerModule implements OnModuleInit, BeforeApplicationShutdown {
   constructor(

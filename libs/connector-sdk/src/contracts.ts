@@ -1,4 +1,4 @@
-import { CanonicalEvent, ReasonCode } from '@omnihub/core';
+import { CanonicalEvent, ErrorDetail, ReasonCode } from '@omnihub/core';
 
 export type Headers = Record<string, string | string[] | undefined>;
 
@@ -20,13 +20,70 @@ export interface ConnectionContext {
 
 export type VerifyResult = { ok: true } | { ok: false; reason: string };
 
+/** The business entity a delivery is about, and how new this copy of it is (for ordering and supersession). */
+export interface EntityRef {
+  /** Stable within the connection, e.g. `order:6123456789012`. */
+  key: string;
+  /** Comparable within one key: an RFC 3339 UTC timestamp or a zero-padded counter (`updated_at`, Square's `version`). */
+  version?: string;
+}
+
 /** What ingress needs to know about a delivery before it is stored. */
 export interface ExtractedDelivery {
   /** The vendor's topic (e.g. `orders/create`), mapped to an event type by the manifest or config. */
   topic: string;
   /** The vendor's id for this delivery; repeated ids are duplicates. */
   deliveryId?: string;
+  entity?: EntityRef;
 }
+
+/** The decode stage's answer: the payload as JSON text for the mapping, or where the body broke. */
+export type Decoded = { ok: true; json: string } | { ok: false; message: string; position?: number };
+
+/**
+ * The cross-reference store of one connection (the "system"): the hub's canonical key of a thing
+ * (a SKU, a location code, an order's key) ↔ that system's own id for it. Persisted by the hub.
+ */
+export interface CrossReferences {
+  externalId(entityType: string, key: string): Promise<string | undefined>;
+  /** The reverse lookup: which canonical key this system's id stands for. */
+  keyOf(entityType: string, externalId: string): Promise<string | undefined>;
+  remember(entityType: string, key: string, externalId: string): Promise<void>;
+}
+
+/** A connection's own small persistent state (poll cursors, rotated credentials). Values are JSON. */
+export interface ConnectorState {
+  get<T = unknown>(key: string): Promise<T | undefined>;
+  set(key: string, value: unknown): Promise<void>;
+}
+
+/**
+ * What a connector's stages that talk to the vendor are given: the connection, an HTTP client,
+ * and the connection's stores. Nothing else of the hub is reachable from a connector.
+ */
+export interface ConnectorContext extends ConnectionContext {
+  http: HttpClient;
+  timeoutMs: number;
+  xrefs: CrossReferences;
+  state: ConnectorState;
+}
+
+export interface ResolveInput {
+  topic: string;
+  /** The payload as JSON text (decoded), exactly as stored: parse it losslessly (vendor ids exceed 2^53). */
+  body: string;
+  headers: Record<string, string>;
+  entity?: EntityRef;
+}
+
+/**
+ * The resolve stage's answer. `body` is what the mapping reads instead of the webhook (JSON text),
+ * stored with the message so that a replay maps it again without fetching. A failure names whether
+ * a retry can help; its message carries the vendor's answer.
+ */
+export type Resolved =
+  | { ok: true; body: string }
+  | { ok: false; retry: boolean; reason: ReasonCode; message: string; httpStatus?: number; retryAfterMs?: number; details?: ErrorDetail[] };
 
 export interface ConnectorInbound {
   /** Pure and total: returns a reason instead of throwing, so a malformed signature is a 401, never a 500. */
@@ -34,17 +91,27 @@ export interface ConnectorInbound {
   extract(request: InboundRequest, connection: ConnectionContext): ExtractedDelivery;
   /** The canonical event type for a topic of this connection, or undefined when it has none. */
   eventTypeFor(topic: string, connection: ConnectionContext): string | undefined;
+  /** Raw body → payload, where the body is not JSON (X12). Without it the body is parsed as lossless JSON. Runs in the worker. */
+  decode?(body: string, connection: ConnectionContext): Decoded;
+  /**
+   * For the topics whose manifest entry says `"resolve": true`: fetch what a thin webhook only
+   * names, or look up what it names by the vendor's own ids. Runs in the worker's transform stage,
+   * never in the HTTP request; never throws for a vendor's answer.
+   */
+  resolve?(input: ResolveInput, context: ConnectorContext): Promise<Resolved>;
 }
 
 /** The HTTP client a connector is given; injected so tests and quotas can wrap it. */
 export interface HttpClient {
-  request(options: {
-    method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
-    url: string;
-    headers?: Record<string, string>;
-    body?: string | Buffer;
-    timeoutMs: number;
-  }): Promise<HttpResponse>;
+  request(options: HttpRequest): Promise<HttpResponse>;
+}
+
+export interface HttpRequest {
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  url: string;
+  headers?: Record<string, string>;
+  body?: string | Buffer;
+  timeoutMs: number;
 }
 
 export interface HttpResponse {
@@ -53,7 +120,7 @@ export interface HttpResponse {
   body: string;
 }
 
-export interface OutboundDelivery {
+export interface OutboundDelivery extends ConnectorContext {
   /** The canonical event, parsed from `eventJson` the first time it is read. */
   readonly event: CanonicalEvent;
   /**
@@ -66,9 +133,8 @@ export interface OutboundDelivery {
   readonly eventType: string;
   /** The delivery id: stable across retries and replays, so the destination can drop repeats. */
   idempotencyKey: string;
-  connection: ConnectionContext;
-  timeoutMs: number;
-  http: HttpClient;
+  /** The operation's outbound mapping output (canonical → vendor shape), when its manifest entry names a mapping. */
+  payload?: unknown;
 }
 
 /** A canonical event as the hub stored it: its text, and the two attributes readable without parsing it. */
@@ -96,9 +162,12 @@ export type DeliveryOutcome =
   | { outcome: 'retry'; reason: ReasonCode; message: string; httpStatus?: number; retryAfterMs?: number }
   | { outcome: 'reject'; reason: ReasonCode; message: string; httpStatus?: number };
 
+/** One outbound operation: never throws for a vendor's answer, every response and transport error becomes an outcome. */
+export type OutboundOperation = (delivery: OutboundDelivery) => Promise<DeliveryOutcome>;
+
 export interface ConnectorOutbound {
-  /** Never throws for a vendor's answer: every response and transport error becomes an outcome. */
-  deliver(delivery: OutboundDelivery): Promise<DeliveryOutcome>;
+  /** By the operation names the manifest's `outbound.operations` dispatch event types to. */
+  operations: Record<string, OutboundOperation>;
 }
 
 /** What a connector's index module exports. */

@@ -1,3 +1,4 @@
+export * from './auth';
 export * from './classify';
 export * from './contracts';
 export * from './http-client';
@@ -5,3 +6,5 @@ export * from './manifest';
 export * from './registry';
 export * from './signatures';
 export * from './connectors.module';
+export * from './vendor-failure';
+export * from './vendor-json';

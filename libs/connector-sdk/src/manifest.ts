@@ -9,9 +9,10 @@ export interface ConnectorManifest {
   description?: string;
   inbound?: {
     /** Vendor topics and the canonical event each becomes, with the mapping that shapes it. */
-    topics: Array<{ topic: string; eventType: string; mapping?: string }>;
+    topics: Array<{ topic: string; eventType: string; mapping?: string; resolve?: boolean }>;
   };
   outbound?: {
+    /** Canonical event type (or `*`) → the module's operation, with the outbound mapping (canonical → vendor body) it runs first. */
     operations: Array<{ eventType: string; operation: string; mapping?: string }>;
   };
   /** JSON Schemas of the connection's `config` and `secrets` objects. */
@@ -43,7 +44,7 @@ export const MANIFEST_SCHEMA = {
             type: 'object',
             required: ['topic', 'eventType'],
             additionalProperties: false,
-            properties: { topic: { type: 'string' }, eventType: { type: 'string' }, mapping: { type: 'string' } },
+            properties: { topic: { type: 'string' }, eventType: { type: 'string' }, mapping: { type: 'string' }, resolve: { type: 'boolean' } },
           },
         },
       },
@@ -68,3 +69,28 @@ export const MANIFEST_SCHEMA = {
     secrets: { type: 'object', required: ['type'], properties: { type: { const: 'object' } } },
   },
 } as const;
+
+export type OutboundOperationEntry = NonNullable<ConnectorManifest['outbound']>['operations'][number];
+
+/** The operation a destination runs for an event type: an exact entry first, then `*`. */
+export function operationFor(manifest: ConnectorManifest, eventType: string): OutboundOperationEntry | undefined {
+  const operations = manifest.outbound?.operations ?? [];
+  return operations.find((o) => o.eventType === eventType) ?? operations.find((o) => o.eventType === '*');
+}
+
+/**
+ * Every connection accepts `config.baseUrl`, so that outbound and fetch-back calls can go to a
+ * sandbox, a proxy or a test's fake server. Added to each manifest's config schema at load.
+ */
+export const BASE_URL_PROPERTY = {
+  type: 'string',
+  format: 'uri',
+  pattern: '^https?://',
+  description: "Base URL of the vendor's API (sandbox, proxy or test server) instead of the connector's default.",
+} as const;
+
+/** The vendor API base for a connection: its `config.baseUrl`, else the connector's default; no trailing slash. */
+export function baseUrlOf(connection: { config: Record<string, unknown> }, fallback: string): string {
+  const configured = typeof connection.config.baseUrl === 'string' && connection.config.baseUrl ? connection.config.baseUrl : fallback;
+  return configured.replace(/\/+$/, '');
+}

@@ -10,7 +10,7 @@ function fakeRoot(connectors: Record<string, { manifest: unknown; code?: string 
   for (const [id, { manifest, code }] of Object.entries(connectors)) {
     fs.mkdirSync(path.join(root, 'connectors', id), { recursive: true });
     fs.writeFileSync(path.join(root, 'connectors', id, 'manifest.json'), JSON.stringify(manifest));
-    fs.writeFileSync(path.join(root, 'connectors', id, 'index.js'), code ?? 'module.exports = { inbound: {}, outbound: {} };');
+    fs.writeFileSync(path.join(root, 'connectors', id, 'index.js'), code ?? 'module.exports = { inbound: {}, outbound: { operations: {} } };');
   }
   for (const mapping of mappings) {
     fs.mkdirSync(path.dirname(path.join(root, 'mappings', mapping)), { recursive: true });
@@ -37,10 +37,18 @@ describe('connector registry', () => {
     ['an unknown system kind', { ...valid, kind: 'spaceship' }, /acme\/manifest\.json\/kind/],
     ['a missing version', { ...valid, version: undefined }, /must have required property 'version'/],
     ['an id that differs from its folder', { ...valid, id: 'other' }, /must equal its folder name/],
+    ['a topic that resolves without a resolve stage', { ...valid, inbound: { topics: [{ topic: 'orders/create', eventType: 'order.created', resolve: true }] } }, /topic "orders\/create" says resolve, but the module's inbound has no resolve stage/],
+    ['an operation the module lacks', { ...valid, outbound: { operations: [{ eventType: 'order.created', operation: 'create-order' }] } }, /operation "create-order" \(for order.created\) is not in the module's outbound.operations/],
     ['a mapping that does not exist', { ...valid, inbound: { topics: [{ topic: 'orders/create', eventType: 'order.created', mapping: 'acme/none' }] } }, /mappings\/acme\/none\.jsonata does not exist/],
   ])('refuses to boot on %s, naming the file', (_name, manifest, message) => {
     const root = fakeRoot({ acme: { manifest } });
     expect(() => ConnectorRegistry.load(root, root)).toThrow(message);
+  });
+
+  it('gives every connection config a baseUrl', () => {
+    const root = fakeRoot({ acme: { manifest: { ...valid, config: { type: 'object', additionalProperties: false, properties: { shop: { type: 'string' } } } } } });
+    const properties = (ConnectorRegistry.load(root, root).get('acme')!.manifest.config as { properties: Record<string, unknown> }).properties;
+    expect(Object.keys(properties).sort()).toEqual(['baseUrl', 'shop']);
   });
 
   it('refuses a manifest that declares inbound topics when the module exports no inbound', () => {

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import Ajv from 'ajv';
 import { codeRoot, projectRoot } from '@omnihub/core';
 import { ConnectorModule } from './contracts';
-import { ConnectorManifest, MANIFEST_SCHEMA } from './manifest';
+import { BASE_URL_PROPERTY, ConnectorManifest, MANIFEST_SCHEMA } from './manifest';
 
 export interface RegisteredConnector {
   manifest: ConnectorManifest;
@@ -40,6 +40,15 @@ export class ConnectorRegistry {
       const module = require(path.join(code, 'connectors', entry.name)) as ConnectorModule;
       if (manifest.inbound && !module.inbound) problems.push(`${manifestPath} declares inbound topics but its module exports no inbound`);
       if (manifest.outbound && !module.outbound) problems.push(`${manifestPath} declares outbound operations but its module exports no outbound`);
+      for (const topic of manifest.inbound?.topics ?? []) {
+        if (topic.resolve && !module.inbound?.resolve) problems.push(`${manifestPath}: topic "${topic.topic}" says resolve, but the module's inbound has no resolve stage`);
+      }
+      for (const operation of manifest.outbound?.operations ?? []) {
+        if (module.outbound && typeof module.outbound.operations?.[operation.operation] !== 'function') {
+          problems.push(`${manifestPath}: operation "${operation.operation}" (for ${operation.eventType}) is not in the module's outbound.operations`);
+        }
+      }
+      withBaseUrl(manifest);
       const mappings = [...(manifest.inbound?.topics ?? []), ...(manifest.outbound?.operations ?? [])].flatMap((t) => (t.mapping ? [t.mapping] : []));
       for (const mapping of mappings) {
         if (!fs.existsSync(path.join(root, 'mappings', `${mapping}.jsonata`))) problems.push(`${manifestPath} names mapping "${mapping}", but mappings/${mapping}.jsonata does not exist`);
@@ -57,4 +66,10 @@ export class ConnectorRegistry {
   list(): RegisteredConnector[] {
     return [...this.connectors.values()].sort((a, b) => a.manifest.id.localeCompare(b.manifest.id));
   }
+}
+
+/** Every connection's config accepts baseUrl (see BASE_URL_PROPERTY), whatever its manifest lists. */
+function withBaseUrl(manifest: ConnectorManifest): void {
+  const config = manifest.config as { properties?: Record<string, unknown> };
+  config.properties = { ...(config.properties ?? {}), baseUrl: BASE_URL_PROPERTY };
 }

@@ -23,6 +23,13 @@ export class HubMetrics {
     registers: [this.registry],
   });
 
+  readonly resolveRetries = new Counter({
+    name: 'omnihub_resolve_retries_total',
+    help: "Transform-stage fetches from a vendor (connectors' resolve stage) that failed and were scheduled again, by source connection and reason code.",
+    labelNames: ['connection', 'reason'] as const,
+    registers: [this.registry],
+  });
+
   readonly deliveryAttempts = new Counter({
     name: 'omnihub_delivery_attempts_total',
     help: 'Delivery attempts recorded, by destination connection, outcome and reason code.',

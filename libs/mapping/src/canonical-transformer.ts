@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
-import { CanonicalEvent, ErrorDetail, HUB_CONFIG, HubConfig, HubMetrics, ReasonCode, isEventType, jsonDepth, parseVendorJson } from '@omnihub/core';
+import { CanonicalEvent, ErrorDetail, EventType, HUB_CONFIG, HubConfig, HubMetrics, ReasonCode, isEventType, jsonDepth, parseVendorJson } from '@omnihub/core';
 import { ConnectorRegistry } from '@omnihub/connector-sdk';
 import { LiveConnection } from '@omnihub/persistence';
 import { MappingTimeoutError } from './jsonata-runner';
@@ -9,7 +9,8 @@ import { MappingEngine, MappingThreadPool } from './mapping-threads';
 import { SchemaRegistry } from './schema-registry';
 
 export type TransformOutcome =
-  | { ok: true; event: CanonicalEvent }
+  /** One event per element when the mapping answers an array (a stock message with several counts), else one. */
+  | { ok: true; events: CanonicalEvent[] }
   | { ok: false; reason: ReasonCode; message: string; details: ErrorDetail[] };
 
 export interface TransformInput {
@@ -19,6 +20,8 @@ export interface TransformInput {
   body: string;
   headers: Record<string, string>;
   receivedAt: Date;
+  /** From the connector's extractor: becomes the events' `subject` and `sequence`. */
+  entity?: { key: string | null; version: string | null };
 }
 
 const fail = (reason: ReasonCode, message: string, details: ErrorDetail[] = []): TransformOutcome => ({ ok: false, reason, message, details });
@@ -73,22 +76,37 @@ export class CanonicalTransformer implements OnModuleDestroy {
     if (!eventType || !isEventType(eventType)) {
       return fail(ReasonCode.NO_MAPPING, `topic "${input.topic}" has no canonical event type`, [{ path: '/topic', message: `"${eventType ?? input.topic}" is not a known event type` }]);
     }
-    const checked = this.check(eventType, data);
-    if (!checked.ok) return checked;
-    return {
-      ok: true,
-      event: {
-        specversion: '1.0',
-        id: input.messageId,
-        source: `/connections/${input.connection.id}`,
-        type: eventType,
-        time: input.receivedAt.toISOString(),
-        datacontenttype: 'application/json',
-        dataschema: this.schemas.schemaIdOf(eventType),
-        correlationid: input.messageId,
-        data: data as Record<string, unknown>,
-      },
+    const several = Array.isArray(data);
+    const items = several ? (data as unknown[]) : [data];
+    const events: CanonicalEvent[] = [];
+    for (let i = 0; i < items.length; i++) {
+      const checked = this.check(eventType, items[i], several ? `/${i}` : '');
+      if (!checked.ok) return checked;
+      events.push(this.envelope(input, eventType, items[i] as Record<string, unknown>, several ? i : undefined));
+    }
+    return { ok: true, events };
+  }
+
+  /**
+   * The CloudEvent around one event's data. A message that became one event gives it the message's
+   * id; one that became several numbers them (`<message id>:<index>`), so each id stays unique and
+   * still names its message.
+   */
+  private envelope(input: TransformInput, eventType: EventType, data: Record<string, unknown>, index: number | undefined): CanonicalEvent {
+    const event: CanonicalEvent = {
+      specversion: '1.0',
+      id: index === undefined ? input.messageId : `${input.messageId}:${index}`,
+      source: `/connections/${input.connection.id}`,
+      type: eventType,
+      time: input.receivedAt.toISOString(),
+      datacontenttype: 'application/json',
+      dataschema: this.schemas.schemaIdOf(eventType),
+      correlationid: input.messageId,
+      data,
     };
+    if (input.entity?.key && index === undefined) event.subject = input.entity.key;
+    if (input.entity?.version && index === undefined) event.sequence = input.entity.version;
+    return event;
   }
 
   /** Dry run for `POST /api/mappings/test`: the mapping's output and what the schema says of it. */
@@ -104,22 +122,43 @@ export class CanonicalTransformer implements OnModuleDestroy {
     }
     const engine = mapped.engine;
     if (!eventType) return { output: mapped.value, errors: [], engine };
-    const checked = this.check(eventType, mapped.value);
-    return checked.ok ? { output: mapped.value, errors: [], engine } : { output: mapped.value, errors: checked.details, reason: checked.reason, engine };
+    const items = Array.isArray(mapped.value) ? (mapped.value as unknown[]) : [mapped.value];
+    for (let i = 0; i < items.length; i++) {
+      const checked = this.check(eventType, items[i], Array.isArray(mapped.value) ? `/${i}` : '');
+      if (!checked.ok) return { output: mapped.value, errors: checked.details, reason: checked.reason, engine };
+    }
+    return { output: mapped.value, errors: [], engine };
   }
 
-  private check(eventType: string, data: unknown): { ok: true } | Extract<TransformOutcome, { ok: false }> {
+  /**
+   * An outbound operation's mapping (canonical event → vendor body), on the mapping threads like
+   * inbound ones. The event is read as stored; the mapping sees `$connection` (the destination's
+   * plain config, never its secrets).
+   */
+  async mapOutbound(mappingId: string, eventJson: string, connection: Pick<LiveConnection, 'id' | 'name' | 'connector' | 'config'>): Promise<{ ok: true; value: unknown } | { ok: false; reason: ReasonCode; message: string }> {
+    const mapping = await this.catalog.get(mappingId);
+    if (!mapping) return { ok: false, reason: ReasonCode.NO_MAPPING, message: `outbound mapping "${mappingId}" does not exist` };
+    const bindings = { connection: { id: connection.id, name: connection.name, connector: connection.connector, config: connection.config } };
+    const mapped = await this.runMapping(mapping.key, mapping.expression, eventJson, bindings);
+    if (mapped.ok) return { ok: true, value: mapped.value };
+    const failure = mapped.failure as Extract<TransformOutcome, { ok: false }>;
+    return { ok: false, reason: failure.reason, message: `outbound ${failure.message}` };
+  }
+
+  /** `at` prefixes the paths when the data is one element of a mapping's array output. */
+  private check(eventType: string, data: unknown, at = ''): { ok: true } | Extract<TransformOutcome, { ok: false }> {
     if (typeof data !== 'object' || data === null || Array.isArray(data)) {
-      return { ok: false, reason: ReasonCode.SCHEMA_VIOLATION, message: `${eventType} data must be a JSON object`, details: [{ path: '/', message: 'must be object' }] };
+      return { ok: false, reason: ReasonCode.SCHEMA_VIOLATION, message: `${eventType} data must be a JSON object`, details: [{ path: at || '/', message: 'must be object' }] };
     }
     const result = this.schemas.validate(eventType, data);
     if (result.valid) return { ok: true };
-    const first = result.details[0];
+    const details = at ? result.details.map((d) => ({ ...d, path: `${at}${d.path}` })) : result.details;
+    const first = details[0];
     return {
       ok: false,
       reason: ReasonCode.SCHEMA_VIOLATION,
       message: `${eventType} data violates its schema${first ? ` at ${first.path}: ${first.message}` : ''}`,
-      details: result.details,
+      details,
     };
   }
 

@@ -5,6 +5,8 @@ import { HubConfig } from '@omnihub/core';
 import { ApiKeyEntity } from './entities/api-key.entity';
 import { AuditEntryEntity } from './entities/audit-entry.entity';
 import { ConnectionEntity } from './entities/connection.entity';
+import { ConnectorStateEntity } from './entities/connector-state.entity';
+import { CrossReferenceEntity } from './entities/cross-reference.entity';
 import { DeadLetterEntity } from './entities/dead-letter.entity';
 import { DeliveryAttemptEntity } from './entities/delivery-attempt.entity';
 import { DeliveryEntity } from './entities/delivery.entity';
@@ -13,6 +15,7 @@ import { MessageEntity } from './entities/message.entity';
 import { RouteEntity } from './entities/route.entity';
 import { InitialSchema1764057600000 } from './migrations/1764057600000-initial-schema';
 import { Lz4PayloadCompression1764072000000 } from './migrations/1764072000000-lz4-payload-compression';
+import { ConnectorStages1764201600000 } from './migrations/1764201600000-connector-stages';
 
 /** Listed explicitly: entity globs break in a Nest monorepo build (nestjs/nest#5505). */
 export const ENTITIES = [
@@ -25,9 +28,11 @@ export const ENTITIES = [
   DeadLetterEntity,
   ApiKeyEntity,
   AuditEntryEntity,
+  CrossReferenceEntity,
+  ConnectorStateEntity,
 ];
 
-export const MIGRATIONS = [InitialSchema1764057600000, Lz4PayloadCompression1764072000000];
+export const MIGRATIONS = [InitialSchema1764057600000, Lz4PayloadCompression1764072000000, ConnectorStages1764201600000];
 
 export function dataSourceOptions(config: HubConfig): DataSourceOptions {
   const common = { entities: ENTITIES, migrations: MIGRATIONS, migrationsRun: true, synchronize: false, logging: false } as const;

@@ -2,6 +2,7 @@ import { Global, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { HUB_CONFIG, HubConfig } from '@omnihub/core';
 import { ENTITIES, dataSourceOptions } from './data-source';
+import { ConnectorStateStore, CrossReferenceStore } from './connector-stores';
 import { ConnectionStore, RouteStore } from './stores';
 
 @Global()
@@ -14,7 +15,7 @@ import { ConnectionStore, RouteStore } from './stores';
     }),
     TypeOrmModule.forFeature(ENTITIES),
   ],
-  providers: [ConnectionStore, RouteStore],
-  exports: [TypeOrmModule, ConnectionStore, RouteStore],
+  providers: [ConnectionStore, RouteStore, CrossReferenceStore, ConnectorStateStore],
+  exports: [TypeOrmModule, ConnectionStore, RouteStore, CrossReferenceStore, ConnectorStateStore],
 })
 export class PersistenceModule {}

@@ -32,4 +32,6 @@ export interface DeliverJobData {
  * the next retry is a new job.
  */
 export const transformJobId = (messageIds: string[]): string => `t-${messageIds[0]}-${messageIds.length}`;
+/** A message's transform retried after its resolve stage failed: a new job per attempt, as with deliveries. */
+export const transformRetryJobId = (messageId: string, attempt: number): string => `t-${messageId}-r${attempt}`;
 export const deliverJobId = (deliveryId: string, attempts: number): string => `d-${deliveryId}-${attempts}`;

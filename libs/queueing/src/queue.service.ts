@@ -10,6 +10,7 @@ import {
   deliverJobId,
   deliverQueueName,
   transformJobId,
+  transformRetryJobId,
 } from './queue-names';
 import { createRedis } from './redis';
 
@@ -67,6 +68,15 @@ export class QueueService implements OnApplicationShutdown {
         opts: { ...JOB_DEFAULTS, jobId: transformJobId(ids) },
       })),
     );
+  }
+
+  /** One message's transform again after `delayMs` (its resolve stage failed with a retryable answer). */
+  async enqueueTransformRetry(messageId: string, attempt: number, delayMs: number): Promise<void> {
+    await this.queue(QueueName.TRANSFORM).add(JobName.TRANSFORM_MESSAGE, { messageIds: [messageId] } satisfies TransformJobData, {
+      ...JOB_DEFAULTS,
+      jobId: transformRetryJobId(messageId, attempt),
+      delay: delayMs > 0 ? delayMs : undefined,
+    });
   }
 
   async enqueueDeliveries(items: DeliverEnqueue[]): Promise<void> {

@@ -3,7 +3,7 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { DataSource, FindOptionsWhere, Repository } from 'typeorm';
 import { HubError, JsonObject, ReasonCode } from '@omnihub/core';
 import { SchemaRegistry } from '@omnihub/mapping';
-import { DeadLetterEntity, DeliveryEntity, DeliveryStatus, MessageEntity, MessageStatus } from '@omnihub/persistence';
+import { DeadLetterEntity, DeliveryEntity, DeliveryStatus, MessageEntity, MessageStatus, canonicalEventsOf } from '@omnihub/persistence';
 import { QueueService } from '@omnihub/queueing';
 
 export interface DeadLetterFilter {
@@ -48,7 +48,7 @@ export class DeadLettersService {
       const delivery = await this.deliveries.findOneBy({ id: deadLetter.deliveryId! });
       if (!delivery) throw HubError.notFound('delivery', deadLetter.deliveryId!);
       if (delivery.status === DeliveryStatus.DELIVERED) throw HubError.conflict(`delivery ${delivery.id} has already been delivered; replaying it would send it twice`);
-      if (payload !== undefined) await this.checkData(delivery.messageId, payload);
+      if (payload !== undefined) await this.checkData(delivery.messageId, delivery.eventIndex, payload);
       await this.dataSource.transaction(async (manager) => {
         await manager.update(DeliveryEntity, { id: delivery.id }, {
           status: DeliveryStatus.PENDING,
@@ -69,6 +69,10 @@ export class DeadLettersService {
           status: MessageStatus.RECEIVED,
           canonical: null,
           editedBody: payload !== undefined ? (typeof payload === 'string' ? payload : JSON.stringify(payload)) : message.editedBody,
+          // A fresh retry budget; what a resolve stage fetched is kept (no second fetch) unless the body it was fetched for was edited.
+          transformAttempts: 0,
+          nextAttemptAt: null,
+          ...(payload !== undefined ? { resolvedBody: null } : {}),
           reasonCode: null,
           error: null,
           updatedAt: now,
@@ -119,9 +123,9 @@ export class DeadLettersService {
     return where;
   }
 
-  private async checkData(messageId: string, data: unknown): Promise<void> {
+  private async checkData(messageId: string, eventIndex: number, data: unknown): Promise<void> {
     const message = await this.messages.findOneBy({ id: messageId });
-    const eventType = message?.canonical?.type;
+    const eventType = message && canonicalEventsOf(message)[eventIndex]?.type;
     if (!eventType) return;
     const result = this.schemas.validate(eventType, data);
     if (!result.valid) throw new HubError(ReasonCode.SCHEMA_VIOLATION, `the edited payload violates the ${eventType} schema`, 400, result.details);

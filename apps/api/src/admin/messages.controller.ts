@@ -4,7 +4,7 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { Between, FindOptionsWhere, In, LessThanOrEqual, Like, MoreThanOrEqual, Repository } from 'typeorm';
 import { HubError } from '@omnihub/core';
 import { ApiKeyGuard } from '../auth/api-key.guard';
-import { DeadLetterEntity, DeliveryAttemptEntity, DeliveryEntity, MessageEntity } from '@omnihub/persistence';
+import { DeadLetterEntity, DeliveryAttemptEntity, DeliveryEntity, MessageEntity, canonicalEventsOf } from '@omnihub/persistence';
 
 /** A query parameter as a timestamp, or a VALIDATION_FAILED error naming the parameter. */
 export function parseTimestamp(value: string, name: string): Date {
@@ -69,6 +69,8 @@ export class MessagesController {
     const deadLetters = await this.deadLetters.findBy({ messageId: id });
     return {
       ...message,
+      // Always a list: one event per canonical event the message became (`canonical` is how it is stored).
+      events: canonicalEventsOf(message),
       deliveries: deliveries.map((d) => ({ ...d, attempts: attempts.filter((a) => a.deliveryId === d.id) })),
       deadLetters,
     };

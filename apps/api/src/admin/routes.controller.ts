@@ -5,7 +5,7 @@ import { bodySchema } from '../http/openapi';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import { EVENT_TYPES, HubError } from '@omnihub/core';
-import { ConnectorRegistry } from '@omnihub/connector-sdk';
+import { ConnectorRegistry, operationFor } from '@omnihub/connector-sdk';
 import { CompiledMapping } from '@omnihub/mapping';
 import { ConnectionEntity, RouteEntity, RouteStore } from '@omnihub/persistence';
 import { ApiKeyGuard, AuthenticatedRequest, Requires } from '../auth/api-key.guard';
@@ -131,8 +131,18 @@ export class RoutesController {
     if (!source) throw HubError.validation('source connection does not exist', [{ path: '/source/connectionId', message: `no connection ${input.source.connectionId}` }]);
     const destination = await this.connections.findOneBy({ id: input.destination.connectionId });
     if (!destination) throw HubError.validation('destination connection does not exist', [{ path: '/destination/connectionId', message: `no connection ${input.destination.connectionId}` }]);
-    if (!this.registry.get(destination.connector)?.module.outbound) {
+    const connector = this.registry.get(destination.connector);
+    if (!connector?.module.outbound) {
       throw HubError.validation(`connector ${destination.connector} cannot receive deliveries`, [{ path: '/destination/connectionId', message: 'connector has no outbound side' }]);
+    }
+    // Refused here, not at delivery time: an event type the destination has no operation for would only ever dead-letter.
+    const refused = input.eventTypes.flatMap((eventType, i) => {
+      const entry = operationFor(connector.manifest, eventType);
+      return entry && (eventType !== '*' || entry.eventType === '*') ? [] : [{ path: `/eventTypes/${i}`, message: `${destination.connector} has no outbound operation for ${eventType}` }];
+    });
+    if (refused.length > 0) {
+      const accepted = (connector.manifest.outbound?.operations ?? []).map((o) => o.eventType).join(', ');
+      throw HubError.validation(`destination ${destination.name} (${destination.connector}) cannot take ${refused.length === 1 ? 'this event type' : 'these event types'}; it takes ${accepted}`, refused);
     }
     if (input.filter) {
       try {

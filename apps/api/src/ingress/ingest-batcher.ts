@@ -8,7 +8,7 @@ export interface IngestResult {
   duplicate: boolean;
 }
 
-/** PostgreSQL allows 65,535 bind parameters per statement, SQLite 32,766: 8 columns × 500 rows stays inside both. */
+/** PostgreSQL allows 65,535 bind parameters per statement, SQLite 32,766: 10 columns × 500 rows stays inside both. */
 const MAX_BATCH = 500;
 
 /**
@@ -84,17 +84,19 @@ export class IngestBatcher {
           [`connection${i}`]: r.connectionId,
           [`vendor${i}`]: r.vendorDeliveryId,
           [`topic${i}`]: r.topic,
+          [`entity${i}`]: r.entityKey,
+          [`version${i}`]: r.entityVersion,
           [`body${i}`]: r.rawBody,
           [`headers${i}`]: JSON.stringify(r.headers),
           [`status${i}`]: r.status,
           [`received${i}`]: r.receivedAt,
         });
-        return `(:id${i}, :connection${i}, :vendor${i}, :topic${i}, :body${i}, :headers${i}, :status${i}, :received${i}, :received${i})`;
+        return `(:id${i}, :connection${i}, :vendor${i}, :topic${i}, :entity${i}, :version${i}, :body${i}, :headers${i}, :status${i}, :received${i}, :received${i})`;
       })
       .join(', ');
     const result = await runSql<{ id: string }>(
       this.dataSource,
-      `INSERT INTO messages (id, connection_id, vendor_delivery_id, topic, raw_body, headers, status, received_at, updated_at)
+      `INSERT INTO messages (id, connection_id, vendor_delivery_id, topic, entity_key, entity_version, raw_body, headers, status, received_at, updated_at)
        VALUES ${values} ON CONFLICT DO NOTHING RETURNING id`,
       params,
     );

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { HUB_CONFIG, HubConfig, HubError, HubMetrics, ReasonCode, withTimeout } from '@omnihub/core';
-import { ConnectorRegistry, Headers } from '@omnihub/connector-sdk';
+import { ConnectionContext, ConnectorInbound, ConnectorRegistry, ExtractedDelivery, Headers, InboundRequest, VerifyResult } from '@omnihub/connector-sdk';
 import { ConnectionStore, MessageEntity, MessageStatus } from '@omnihub/persistence';
 import { QueueService } from '@omnihub/queueing';
 import { IngestBatcher, IngestResult } from './ingest-batcher';
@@ -14,6 +14,7 @@ const SHUTDOWN_FLUSH_MS = 5000;
 /** Webhook ingress: verify, extract, store durably (deduplicated), then hand the id to the queue. */
 @Injectable()
 export class IngressService implements OnModuleDestroy {
+  private readonly logger = new Logger(IngressService.name);
   private readonly batcher: IngestBatcher;
 
   constructor(
@@ -46,19 +47,24 @@ export class IngressService implements OnModuleDestroy {
 
     const request = { rawBody, headers, url: this.webhookUrl(connectionId) };
     const context = { connectionId, config: connection.config, secrets: connection.secrets };
-    const verdict = inbound.verify(request, context);
+    const verdict = this.verify(inbound, request, context);
     if (!verdict.ok) {
       this.metrics.webhooks.inc({ connection: connectionId, outcome: 'rejected' });
       throw new HubError(ReasonCode.SIGNATURE_INVALID, `signature rejected: ${verdict.reason}`, 401);
     }
 
-    const { topic, deliveryId } = inbound.extract(request, context);
+    const { topic, deliveryId, entity } = this.extract(inbound, request, context);
     const now = new Date();
     const row = Object.assign(new MessageEntity(), {
       id: randomUUID(),
       connectionId,
       vendorDeliveryId: deliveryId ?? null,
       topic,
+      entityKey: entity?.key ?? null,
+      entityVersion: entity?.version ?? null,
+      resolvedBody: null,
+      transformAttempts: 0,
+      nextAttemptAt: null,
       eventType: null,
       rawBody: rawBody.toString('utf8'),
       editedBody: null,
@@ -73,6 +79,29 @@ export class IngressService implements OnModuleDestroy {
     const result = await this.batcher.submit(row);
     this.metrics.webhooks.inc({ connection: connectionId, outcome: result.duplicate ? 'duplicate' : 'accepted' });
     return result;
+  }
+
+  /**
+   * Verifiers must not throw; one that does anyway (a connector bug, a config it did not expect)
+   * stores nothing and answers a structured 503, so the vendor retries once it is fixed.
+   */
+  private verify(inbound: ConnectorInbound, request: InboundRequest, context: ConnectionContext): VerifyResult {
+    try {
+      return inbound.verify(request, context);
+    } catch (error) {
+      this.logger.error(`connection ${context.connectionId}: the verifier failed: ${(error as Error).message}`);
+      throw new HubError('INTERNAL', 'the connector could not verify this webhook; nothing was stored, retry later', 503);
+    }
+  }
+
+  /** The body is authentic here, so an extractor that throws must not lose it: it is stored without topic or dedupe id, and dead-lettered by the transform. */
+  private extract(inbound: ConnectorInbound, request: InboundRequest, context: ConnectionContext): ExtractedDelivery {
+    try {
+      return inbound.extract(request, context);
+    } catch (error) {
+      this.logger.warn(`connection ${context.connectionId}: the extractor failed, storing the webhook for the transform to dead-letter: ${(error as Error).message}`);
+      return { topic: 'unknown' };
+    }
   }
 }
 

@@ -1,11 +1,13 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { CanonicalEvent, JsonObject, ReasonCode } from '@omnihub/core';
-import { ConnectorRegistry, DeliveryOutcome, HTTP_CLIENT, HttpClient, StoredEvent, outboundDelivery } from '@omnihub/connector-sdk';
-import { AttemptOutcome, Batcher, ConnectionStore, DeliveryStatus, TERMINAL_DELIVERY_STATUSES, runSql } from '@omnihub/persistence';
+import { ConnectorRegistry, DeliveryOutcome, RegisteredConnector, StoredEvent, operationFor, outboundDelivery } from '@omnihub/connector-sdk';
+import { CanonicalTransformer } from '@omnihub/mapping';
+import { AttemptOutcome, Batcher, ConnectionStore, DeliveryStatus, LiveConnection, TERMINAL_DELIVERY_STATUSES, runSql } from '@omnihub/persistence';
 import { QueueService } from '@omnihub/queueing';
 import { retryDelayMs } from './backoff';
 import { DestinationHealth, healthOf } from './circuit-breaker';
+import { ConnectorContexts } from '../connector-contexts';
 import { DeliveryHandoff, LoadedDelivery as Loaded } from './delivery-handoff';
 import { DeliveryLedger } from './delivery-ledger';
 
@@ -26,7 +28,8 @@ export class DeliveryService {
     private readonly connections: ConnectionStore,
     private readonly connectors: ConnectorRegistry,
     private readonly queues: QueueService,
-    @Inject(HTTP_CLIENT) private readonly http: HttpClient,
+    private readonly contexts: ConnectorContexts,
+    private readonly transformer: CanonicalTransformer,
   ) {}
 
   /** Answers what the attempt showed of the destination's health, for its circuit breaker. */
@@ -38,27 +41,15 @@ export class DeliveryService {
     // Not routed yet (its transform is being retried): the transform enqueues this delivery when done.
     if (!stored) return undefined;
     const destination = await this.connections.get(delivery.destinationConnectionId);
-    const outbound = destination && this.connectors.get(destination.connector)?.module.outbound;
+    const registered = destination && this.connectors.get(destination.connector);
     const startedAt = new Date();
 
     let result: DeliveryOutcome;
-    if (!destination || !outbound) {
+    if (!destination || !registered?.module.outbound) {
       result = { outcome: 'reject', reason: ReasonCode.DESTINATION_REJECTED, message: `destination connection ${delivery.destinationConnectionId} does not exist or cannot receive deliveries` };
     } else {
       this.ledger.attemptStarted(deliveryId, delivery.attempts);
-      try {
-        result = await outbound.deliver(
-          outboundDelivery(delivery.dataOverride ? withData(stored, delivery.dataOverride) : stored, {
-            idempotencyKey: delivery.id,
-            connection: { connectionId: destination.id, config: destination.config, secrets: destination.secrets },
-            timeoutMs: destination.delivery.timeoutMs,
-            http: this.http,
-          }),
-        );
-      } catch (error) {
-        // Connectors answer outcomes, not exceptions; one that throws anyway gets the retry budget, then a dead letter a person sees.
-        result = { outcome: 'retry', reason: ReasonCode.NETWORK_ERROR, message: `connector ${destination.connector} failed: ${(error as Error).message}` };
-      }
+      result = await this.send(destination, registered, delivery.dataOverride ? withData(stored, delivery.dataOverride) : stored, delivery.id);
     }
 
     const attemptNumber = delivery.attempts + 1;
@@ -86,7 +77,32 @@ export class DeliveryService {
     if (claimed && outcome === 'retry') {
       await this.queues.enqueueDeliveries([{ deliveryId, destinationConnectionId: delivery.destinationConnectionId, attempts: attemptNumber, delayMs }]);
     }
-    return destination && outbound ? healthOf(result) : undefined;
+    return destination && registered?.module.outbound ? healthOf(result) : undefined;
+  }
+
+  /**
+   * The destination's operation for this event type (the manifest dispatches), after its outbound
+   * mapping when it names one. Route creation refuses event types a destination has no operation
+   * for; one that lost its operation since (a connector upgrade) is rejected here.
+   */
+  private async send(destination: LiveConnection, registered: RegisteredConnector, stored: StoredEvent, deliveryId: string): Promise<DeliveryOutcome> {
+    const entry = operationFor(registered.manifest, stored.eventType);
+    const operation = entry && registered.module.outbound?.operations[entry.operation];
+    if (!entry || !operation) {
+      return { outcome: 'reject', reason: ReasonCode.DESTINATION_REJECTED, message: `connector ${destination.connector} has no outbound operation for ${stored.eventType}` };
+    }
+    let payload: unknown;
+    if (entry.mapping) {
+      const mapped = await this.transformer.mapOutbound(entry.mapping, stored.eventJson, destination);
+      if (!mapped.ok) return { outcome: 'reject', reason: mapped.reason, message: mapped.message };
+      payload = mapped.value;
+    }
+    try {
+      return await operation(outboundDelivery(stored, { ...this.contexts.of(destination), idempotencyKey: deliveryId, payload }));
+    } catch (error) {
+      // Connectors answer outcomes, not exceptions; one that throws anyway gets the retry budget, then a dead letter a person sees.
+      return { outcome: 'retry', reason: ReasonCode.NETWORK_ERROR, message: `connector ${destination.connector} failed: ${(error as Error).message}` };
+    }
   }
 
   /**
@@ -97,7 +113,7 @@ export class DeliveryService {
   private async loadBatch(deliveryIds: string[]): Promise<Array<Loaded | undefined>> {
     const { rows } = await runSql<LoadRow>(
       this.dataSource,
-      `SELECT d.id, d.message_id, d.destination_connection_id, d.status, d.attempts, d.round_start_attempts, d.data_override, m.canonical, m.event_type
+      `SELECT d.id, d.message_id, d.destination_connection_id, d.status, d.attempts, d.round_start_attempts, d.data_override, d.event_index, m.canonical, m.event_type
        FROM deliveries d JOIN messages m ON m.id = d.message_id WHERE d.id IN (:...deliveryIds)`,
       { deliveryIds },
     );
@@ -114,10 +130,7 @@ export class DeliveryService {
             roundStartAttempts: Number(row.round_start_attempts),
             dataOverride: row.data_override ? (JSON.parse(row.data_override) as JsonObject) : null,
           },
-          // The event's id is its message's id (the transform sets it so), its type a column beside it.
-          stored: row.canonical
-            ? { eventJson: row.canonical, eventId: row.message_id, eventType: row.event_type ?? (JSON.parse(row.canonical) as CanonicalEvent).type }
-            : null,
+          stored: row.canonical ? storedEventOf(row, row.canonical) : null,
         },
       ]),
     );
@@ -133,8 +146,22 @@ interface LoadRow {
   attempts: number | string;
   round_start_attempts: number | string;
   data_override: string | null;
+  event_index: number | string | null;
   canonical: string | null;
   event_type: string | null;
+}
+
+/**
+ * A message that became one event stores it as it is: its id is the message's id (the transform
+ * sets it so) and its type a column beside it, so nothing is parsed. One that became several
+ * stores their array, and the delivery's event is taken out of it.
+ */
+function storedEventOf(row: LoadRow, canonical: string): StoredEvent {
+  if (canonical.charCodeAt(0) !== 0x5b /* [ */) {
+    return { eventJson: canonical, eventId: row.message_id, eventType: row.event_type ?? (JSON.parse(canonical) as CanonicalEvent).type };
+  }
+  const event = (JSON.parse(canonical) as CanonicalEvent[])[Number(row.event_index ?? 0)];
+  return { eventJson: JSON.stringify(event), eventId: event.id, eventType: event.type };
 }
 
 /** A replay with edited data (a support engineer's fix) sends the stored event with that data. */

@@ -46,12 +46,16 @@ export class RelayService implements OnApplicationBootstrap {
   async sweep(): Promise<{ messages: number; deliveries: number; completed: number }> {
     const cutoff = new Date(Date.now() - this.config.relayGraceMs);
     const stuckMessages = await this.messages.find({
-      select: { id: true },
+      select: { id: true, transformAttempts: true, nextAttemptAt: true },
       where: { status: In([MessageStatus.RECEIVED, MessageStatus.TRANSFORMED]), updatedAt: LessThan(await this.transformCutoff(cutoff)) },
       order: { updatedAt: 'ASC' },
       take: SWEEP_BATCH,
     });
-    await this.queues.enqueueTransforms(stuckMessages.map((m) => m.id));
+    // A message waiting to retry its resolve stage gets its retry job back, at its time (the same job id: a no-op while it exists).
+    const now = Date.now();
+    const waiting = stuckMessages.filter((m) => m.nextAttemptAt !== null);
+    await this.queues.enqueueTransforms(stuckMessages.filter((m) => m.nextAttemptAt === null).map((m) => m.id));
+    for (const m of waiting) await this.queues.enqueueTransformRetry(m.id, m.transformAttempts, m.nextAttemptAt!.getTime() - now);
 
     const stuckDeliveries = await this.deliveries.find({
       select: { id: true, destinationConnectionId: true, attempts: true, nextAttemptAt: true },
@@ -59,7 +63,6 @@ export class RelayService implements OnApplicationBootstrap {
       order: { updatedAt: 'ASC' },
       take: SWEEP_BATCH,
     });
-    const now = Date.now();
     await this.queues.enqueueDeliveries(
       stuckDeliveries.map((d) => ({
         deliveryId: d.id,

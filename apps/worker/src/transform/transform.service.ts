@@ -1,11 +1,13 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { DataSource, In, Repository } from 'typeorm';
 import { CanonicalEvent, ErrorDetail, HubMetrics, ReasonCode, uuidFromName } from '@omnihub/core';
+import { ConnectorInbound, ConnectorRegistry, Resolved } from '@omnihub/connector-sdk';
 import { CanonicalTransformer, CompiledMapping } from '@omnihub/mapping';
 import {
   ConnectionStore,
   DeliveryEntity,
+  LiveConnection,
   DeliveryStatus,
   MessageEntity,
   MessageStatus,
@@ -17,7 +19,9 @@ import {
   typed,
 } from '@omnihub/persistence';
 import { QueueService } from '@omnihub/queueing';
+import { ConnectorContexts } from '../connector-contexts';
 import { openDeadLetter } from '../dead-letters';
+import { retryDelayMs } from '../delivery/backoff';
 import { DeliveryHandoff, LoadedDelivery } from '../delivery/delivery-handoff';
 import { DeliveryWorkerPool } from '../delivery/delivery-worker-pool';
 
@@ -25,8 +29,10 @@ const FILTER_TIMEOUT_MS = 200;
 /** Transform batches up to this many messages hand their deliveries to the delivery worker (see DeliveryHandoff). */
 const HANDOFF_MAX_BATCH = 8;
 
-/** eventJson: the event as stored, written once and handed to the first delivery attempt as it is. */
-type Routed = { message: MessageEntity; event: CanonicalEvent; eventJson: string; deliveries: DeliveryEntity[] };
+/** An event and its JSON text, written once and handed to the first delivery attempt as it is. */
+type EventText = { event: CanonicalEvent; json: string };
+/** canonicalJson: what the message stores (the one event's text, or the array of several). */
+type Routed = { message: MessageEntity; events: EventText[]; canonicalJson: string; eventType: string | null; deliveries: DeliveryEntity[] };
 
 /**
  * The transform stage: vendor payload → canonical event → one delivery per matching route, for a
@@ -39,6 +45,7 @@ type Routed = { message: MessageEntity; event: CanonicalEvent; eventJson: string
  */
 @Injectable()
 export class TransformService {
+  private readonly logger = new Logger(TransformService.name);
   private readonly filters = new Map<string, CompiledMapping>();
 
   constructor(
@@ -48,6 +55,8 @@ export class TransformService {
     private readonly connections: ConnectionStore,
     private readonly routes: RouteStore,
     private readonly transformer: CanonicalTransformer,
+    private readonly connectors: ConnectorRegistry,
+    private readonly contexts: ConnectorContexts,
     private readonly queues: QueueService,
     private readonly pool: DeliveryWorkerPool,
     private readonly handoff: DeliveryHandoff,
@@ -74,46 +83,93 @@ export class TransformService {
     await this.queues.enqueueDeliveries(toEnqueue.map((d) => ({ deliveryId: d.id, destinationConnectionId: d.destinationConnectionId, attempts: d.attempts })));
   }
 
-  /** The canonical event and deliveries of one message, or undefined when it was dead-lettered. */
+  /** The canonical events and deliveries of one message, or undefined when it was dead-lettered or waits for a retry. */
   private async transformOne(message: MessageEntity): Promise<Routed | undefined> {
     const connection = await this.connections.get(message.connectionId);
     if (!connection) return this.deadLetter(message, ReasonCode.NO_MAPPING, `source connection ${message.connectionId} no longer exists`);
+    const connector = this.connectors.get(connection.connector);
+    const inbound = connector?.module.inbound;
+
+    let body = message.editedBody ?? message.rawBody;
+    if (inbound?.decode) {
+      const decoded = inbound.decode(body, { connectionId: connection.id, config: connection.config, secrets: connection.secrets });
+      if (!decoded.ok) {
+        const where = decoded.position !== undefined ? `@${decoded.position}` : '';
+        return this.deadLetter(message, ReasonCode.INVALID_PAYLOAD, `body cannot be decoded${where ? ` at ${where}` : ''}: ${decoded.message}`, [{ path: where, message: decoded.message }]);
+      }
+      body = decoded.json;
+    }
+    if (inbound?.resolve && connector?.manifest.inbound?.topics.some((t) => t.topic === message.topic && t.resolve)) {
+      const resolved = message.resolvedBody ?? (await this.resolve(message, body, inbound, connection));
+      if (resolved === undefined) return undefined;
+      body = resolved;
+    }
+
     const outcome = await this.transformer.transform({
       messageId: message.id,
       connection,
       topic: message.topic,
-      body: message.editedBody ?? message.rawBody,
+      body,
       headers: message.headers,
       receivedAt: message.receivedAt,
+      entity: { key: message.entityKey, version: message.entityVersion },
     });
     if (!outcome.ok) return this.deadLetter(message, outcome.reason, outcome.message, outcome.details);
 
-    let matching: RouteEntity[];
-    try {
-      matching = await this.matchRoutes(message.connectionId, outcome.event);
-    } catch (error) {
-      return this.deadLetter(message, ReasonCode.MAPPING_ERROR, `route filter failed: ${(error as Error).message}`);
-    }
     const now = new Date();
-    const deliveries = matching.map((route) =>
-      Object.assign(new DeliveryEntity(), {
-        id: uuidFromName(`${message.id}/${route.id}`),
-        messageId: message.id,
-        routeId: route.id,
-        destinationConnectionId: route.destinationConnectionId,
-        status: DeliveryStatus.PENDING,
-        attempts: 0,
-        roundStartAttempts: 0,
-        nextAttemptAt: null,
-        reasonCode: null,
-        lastError: null,
-        dataOverride: null,
-        deliveredAt: null,
-        createdAt: now,
-        updatedAt: now,
-      }),
+    const events = outcome.events.map((event) => ({ event, json: JSON.stringify(event) }));
+    const deliveries: DeliveryEntity[] = [];
+    for (let index = 0; index < events.length; index++) {
+      let matching: RouteEntity[];
+      try {
+        matching = await this.matchRoutes(message.connectionId, events[index].event);
+      } catch (error) {
+        return this.deadLetter(message, ReasonCode.MAPPING_ERROR, `route filter failed: ${(error as Error).message}`);
+      }
+      for (const route of matching) deliveries.push(newDelivery(message.id, route, index, now));
+    }
+    // One event is stored as itself (every message before several existed, and the fat-webhook path); several as an array.
+    const canonicalJson = events.length === 1 ? events[0].json : `[${events.map((e) => e.json).join(',')}]`;
+    return { message, events, canonicalJson, eventType: events[0]?.event.type ?? null, deliveries };
+  }
+
+  /**
+   * The connector's resolve stage, for a thin webhook or one that names things by the vendor's ids.
+   * Its answer is stored with the message before mapping, so neither a mapping failure's replay nor
+   * a repeated job fetches again. A retryable failure waits (Retry-After honoured) and tries again
+   * within the source connection's attempt budget; past it, or for a permanent failure, the message
+   * is dead-lettered with the vendor's answer. Answers the body to map, or undefined when there is none yet.
+   */
+  private async resolve(message: MessageEntity, body: string, inbound: ConnectorInbound, connection: LiveConnection): Promise<string | undefined> {
+    let resolved: Resolved;
+    try {
+      resolved = await inbound.resolve!({ topic: message.topic, body, headers: message.headers, entity: message.entityKey ? { key: message.entityKey, version: message.entityVersion ?? undefined } : undefined }, this.contexts.of(connection));
+    } catch (error) {
+      // Resolvers answer outcomes; one that throws anyway (a connector bug) still gets the retry budget.
+      resolved = { ok: false, retry: true, reason: ReasonCode.NETWORK_ERROR, message: `resolve failed: ${(error as Error).message}` };
+    }
+    if (resolved.ok) {
+      await this.messages.update({ id: message.id, status: MessageStatus.RECEIVED }, { resolvedBody: resolved.body });
+      return resolved.body;
+    }
+    const attempt = message.transformAttempts + 1;
+    if (!resolved.retry || attempt >= connection.delivery.maxAttempts) {
+      const spent = resolved.retry ? ` (gave up after ${attempt} attempts)` : '';
+      return this.deadLetter(message, resolved.reason, `${resolved.message}${spent}`, resolved.details ?? [], { transformAttempts: attempt, nextAttemptAt: null });
+    }
+    const delayMs = retryDelayMs(attempt, connection.delivery, resolved.retryAfterMs);
+    const nextAttemptAt = new Date(Date.now() + delayMs);
+    const { affected } = await runSql(
+      this.dataSource,
+      `UPDATE messages SET transform_attempts = :attempt, next_attempt_at = :next, reason_code = :reason, error = :error, updated_at = :now
+       WHERE id = :id AND status = :received AND transform_attempts = :previous`,
+      { attempt, next: nextAttemptAt, reason: resolved.reason, error: resolved.message, now: new Date(), id: message.id, received: MessageStatus.RECEIVED, previous: message.transformAttempts },
     );
-    return { message, event: outcome.event, eventJson: JSON.stringify(outcome.event), deliveries };
+    // Another run of the same job recorded this attempt first and scheduled its retry.
+    if (affected === 0) return undefined;
+    this.metrics.resolveRetries.inc({ connection: message.connectionId, reason: resolved.reason });
+    await this.queues.enqueueTransformRetry(message.id, attempt, delayMs).catch((error: Error) => this.logger.warn(`resolve retry of ${message.id} left to the relay: ${error.message}`));
+    return undefined;
   }
 
   /**
@@ -136,8 +192,8 @@ export class TransformService {
       .map((r, i) => {
         Object.assign(params, {
           [`id${i}`]: r.message.id,
-          [`canonical${i}`]: r.eventJson,
-          [`type${i}`]: r.event.type,
+          [`canonical${i}`]: r.canonicalJson,
+          [`type${i}`]: r.eventType,
           [`status${i}`]: r.deliveries.length > 0 ? MessageStatus.ROUTED : MessageStatus.COMPLETED,
         });
         return `(:id${i}, ${typed(`canonical${i}`, 'text')}, :type${i}, :status${i})`;
@@ -165,9 +221,9 @@ export class TransformService {
     const deliveries = routed.flatMap((r) => r.deliveries);
     const rows = (await this.dataSource.query(
       `WITH inserted AS (
-         INSERT INTO deliveries (id, message_id, route_id, destination_connection_id, status, attempts, round_start_attempts, created_at, updated_at)
-         SELECT d.id, d.message_id, d.route_id, d.destination_connection_id, '${DeliveryStatus.PENDING}', 0, 0, $1, $1
-         FROM unnest($2::varchar[], $3::varchar[], $4::varchar[], $5::varchar[]) AS d(id, message_id, route_id, destination_connection_id)
+         INSERT INTO deliveries (id, message_id, route_id, event_index, destination_connection_id, status, attempts, round_start_attempts, created_at, updated_at)
+         SELECT d.id, d.message_id, d.route_id, d.event_index, d.destination_connection_id, '${DeliveryStatus.PENDING}', 0, 0, $1, $1
+         FROM unnest($2::varchar[], $3::varchar[], $4::varchar[], $10::int[], $5::varchar[]) AS d(id, message_id, route_id, event_index, destination_connection_id)
          ON CONFLICT DO NOTHING
        ), routed AS (
          UPDATE messages SET canonical = v.canonical, event_type = v.event_type, status = v.status, reason_code = NULL, error = NULL, updated_at = $1
@@ -183,9 +239,10 @@ export class TransformService {
         deliveries.map((d) => d.routeId),
         deliveries.map((d) => d.destinationConnectionId),
         routed.map((r) => r.message.id),
-        textArrayLiteral(routed.map((r) => r.eventJson)),
-        routed.map((r) => r.event.type),
+        textArrayLiteral(routed.map((r) => r.canonicalJson)),
+        routed.map((r) => r.eventType),
         routed.map((r) => (r.deliveries.length > 0 ? MessageStatus.ROUTED : MessageStatus.COMPLETED)),
+        deliveries.map((d) => d.eventIndex),
       ],
     )) as Array<{ id: string }>;
     return new Set(rows.map((row) => row.id));
@@ -211,9 +268,10 @@ export class TransformService {
     return compiled;
   }
 
-  private async deadLetter(message: MessageEntity, reasonCode: ReasonCode, error: string, details: ErrorDetail[] = []): Promise<undefined> {
+  /** `resolveState`: the resolve stage's attempt count, recorded with the dead letter it led to. */
+  private async deadLetter(message: MessageEntity, reasonCode: ReasonCode, error: string, details: ErrorDetail[] = [], resolveState: Partial<Pick<MessageEntity, 'transformAttempts' | 'nextAttemptAt'>> = {}): Promise<undefined> {
     await this.dataSource.transaction(async (manager) => {
-      await manager.update(MessageEntity, { id: message.id }, { status: MessageStatus.DEAD_LETTERED, reasonCode, error, updatedAt: new Date() });
+      await manager.update(MessageEntity, { id: message.id }, { status: MessageStatus.DEAD_LETTERED, reasonCode, error, updatedAt: new Date(), ...resolveState });
       await openDeadLetter(manager, { stage: 'transform', messageId: message.id, deliveryId: null, connectionId: message.connectionId, reasonCode, error, details });
     });
     this.metrics.deadLetters.inc({ stage: 'transform', connection: message.connectionId, reason: reasonCode });
@@ -222,7 +280,33 @@ export class TransformService {
 }
 
 /** The first attempt of each new delivery starts from what the transform has in hand (see DeliveryHandoff). */
-function handedOff({ event, eventJson, deliveries }: Routed): LoadedDelivery[] {
-  const stored = { eventJson, eventId: event.id, eventType: event.type };
-  return deliveries.map((delivery) => ({ delivery, stored }));
+function handedOff({ events, deliveries }: Routed): LoadedDelivery[] {
+  return deliveries.map((delivery) => {
+    const { event, json } = events[delivery.eventIndex];
+    return { delivery, stored: { eventJson: json, eventId: event.id, eventType: event.type } };
+  });
+}
+
+/**
+ * Its id is derived from (message, route, event), so no run can create a second one. The first
+ * event keeps the (message, route) id every delivery had before messages could carry several.
+ */
+function newDelivery(messageId: string, route: RouteEntity, eventIndex: number, now: Date): DeliveryEntity {
+  return Object.assign(new DeliveryEntity(), {
+    id: uuidFromName(eventIndex === 0 ? `${messageId}/${route.id}` : `${messageId}/${route.id}/${eventIndex}`),
+    messageId,
+    routeId: route.id,
+    eventIndex,
+    destinationConnectionId: route.destinationConnectionId,
+    status: DeliveryStatus.PENDING,
+    attempts: 0,
+    roundStartAttempts: 0,
+    nextAttemptAt: null,
+    reasonCode: null,
+    lastError: null,
+    dataOverride: null,
+    deliveredAt: null,
+    createdAt: now,
+    updatedAt: now,
+  });
 }

@@ -17,12 +17,14 @@ export const TERMINAL_DELIVERY_STATUSES: readonly DeliveryStatus[] = ['delivered
 
 /** One message on its way to one destination through one route. Its id is the Idempotency-Key. */
 @Entity('deliveries')
-@Index(['messageId', 'routeId'], { unique: true })
+@Index(['messageId', 'routeId', 'eventIndex'], { unique: true })
 @Index(['status', 'updatedAt'])
 export class DeliveryEntity {
   @PrimaryColumn({ type: 'varchar', length: 36 }) id!: string;
   @Column({ type: 'varchar', length: 36, name: 'message_id' }) messageId!: string;
   @Column({ type: 'varchar', length: 36, name: 'route_id' }) routeId!: string;
+  /** Which of the message's canonical events this delivers (0 for a message that became one). */
+  @Column({ type: 'integer', name: 'event_index', default: 0 }) eventIndex!: number;
   @Index() @Column({ type: 'varchar', length: 36, name: 'destination_connection_id' }) destinationConnectionId!: string;
   @Column({ type: 'varchar', length: 20 }) status!: DeliveryStatus;
   /** Attempts made over the delivery's whole life, replays included. */

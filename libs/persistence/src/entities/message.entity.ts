@@ -26,10 +26,26 @@ export class MessageEntity {
   /** A support engineer's corrected payload from a replay; used instead of rawBody when set. */
   @Column({ type: 'text', name: 'edited_body', nullable: true }) editedBody!: string | null;
   @Column(JsonColumn()) headers!: Record<string, string>;
-  @Column(JsonColumn({ nullable: true })) canonical!: CanonicalEvent | null;
+  /** The canonical event, or for a message that became several, the JSON array of them (see canonicalEventsOf). */
+  @Column(JsonColumn({ nullable: true })) canonical!: CanonicalEvent | CanonicalEvent[] | null;
+  /** The business entity the message is about and its version, as the connector's extractor read them. */
+  @Column({ type: 'varchar', length: 200, name: 'entity_key', nullable: true }) entityKey!: string | null;
+  @Column({ type: 'varchar', length: 64, name: 'entity_version', nullable: true }) entityVersion!: string | null;
+  /** What the connector's resolve stage fetched for a thin webhook; mapped instead of the body, and never fetched twice. */
+  @Column({ type: 'text', name: 'resolved_body', nullable: true }) resolvedBody!: string | null;
+  /** Failed resolve attempts so far (the transform's retry budget counts these). */
+  @Column({ type: 'integer', name: 'transform_attempts', default: 0 }) transformAttempts!: number;
+  @Column(TimestampColumn({ name: 'next_attempt_at', nullable: true })) nextAttemptAt!: Date | null;
   @Column({ type: 'varchar', length: 20 }) status!: MessageStatus;
   @Column({ type: 'varchar', length: 40, name: 'reason_code', nullable: true }) reasonCode!: ReasonCode | null;
   @Column({ type: 'text', nullable: true }) error!: string | null;
   @Column(TimestampColumn({ name: 'received_at' })) receivedAt!: Date;
   @Column(TimestampColumn({ name: 'updated_at' })) updatedAt!: Date;
+}
+
+/** A message's canonical events in order: none before the transform, one, or several. */
+export function canonicalEventsOf(message: Pick<MessageEntity, 'canonical'>): CanonicalEvent[] {
+  const { canonical } = message;
+  if (!canonical) return [];
+  return Array.isArray(canonical) ? canonical : [canonical];
 }

@@ -1,0 +1,81 @@
+import { HttpClient, HttpRequest, HttpResponse } from './contracts';
+
+/**
+ * How a connector authenticates to its vendor: headers to add to every call, and, for tokens that
+ * expire, a way to get a fresh one. Wrapped around the injected HTTP client by `authorizedClient`.
+ */
+export interface Authenticator {
+  headers(http: HttpClient): Promise<Record<string, string>>;
+  /** Drops the cached credential after the vendor refused it; true when a retry with a new one can help. */
+  invalidate?(): boolean;
+}
+
+/** A fixed header, e.g. Shopify's `X-Shopify-Access-Token` or an API key header. */
+export function staticHeader(name: string, value: string): Authenticator {
+  return { headers: async () => ({ [name]: value }) };
+}
+
+/** HTTP basic (RFC 7617): EasyPost takes its API key as the user name and no password. */
+export function basicAuth(user: string, password = ''): Authenticator {
+  const value = `Basic ${Buffer.from(`${user}:${password}`, 'utf8').toString('base64')}`;
+  return { headers: async () => ({ authorization: value }) };
+}
+
+export function bearerToken(token: string): Authenticator {
+  return { headers: async () => ({ authorization: `Bearer ${token}` }) };
+}
+
+export interface IssuedToken {
+  accessToken: string;
+  /** Lifetime from now; without it the token is kept until the vendor refuses it. */
+  expiresInMs?: number;
+}
+
+/** Tokens are renewed this long before they expire, so a call never leaves with one about to lapse. */
+const EXPIRY_MARGIN_MS = 30_000;
+const issued = new Map<string, { token: IssuedToken; expiresAt: number; pending?: Promise<IssuedToken> }>();
+
+/**
+ * A bearer token that is fetched when first needed, cached under `cacheKey` (per connection and
+ * credential, so a rotated secret gets a new token) until shortly before it expires, shared by
+ * concurrent calls (one fetch at a time), and fetched again after a 401.
+ */
+export function refreshingBearer(cacheKey: string, fetchToken: (http: HttpClient) => Promise<IssuedToken>): Authenticator {
+  const current = async (http: HttpClient): Promise<IssuedToken> => {
+    const entry = issued.get(cacheKey);
+    if (entry && !entry.pending && Date.now() < entry.expiresAt) return entry.token;
+    if (entry?.pending) return entry.pending;
+    const pending = fetchToken(http);
+    issued.set(cacheKey, { token: entry?.token ?? { accessToken: '' }, expiresAt: 0, pending });
+    try {
+      const token = await pending;
+      const lifetime = token.expiresInMs === undefined ? Number.POSITIVE_INFINITY : Math.max(0, token.expiresInMs - EXPIRY_MARGIN_MS);
+      issued.set(cacheKey, { token, expiresAt: Date.now() + lifetime });
+      return token;
+    } catch (error) {
+      issued.delete(cacheKey);
+      throw error;
+    }
+  };
+  return {
+    headers: async (http) => ({ authorization: `Bearer ${(await current(http)).accessToken}` }),
+    invalidate: () => issued.delete(cacheKey) || true,
+  };
+}
+
+/**
+ * The injected client with the vendor's authentication added. A 401 from a vendor whose credential
+ * can be renewed is answered by renewing it once and sending the request again; only a second 401
+ * reaches the connector (and becomes AUTH_FAILED).
+ */
+export function authorizedClient(http: HttpClient, auth: Authenticator): HttpClient {
+  const send = async (request: HttpRequest): Promise<HttpResponse> =>
+    http.request({ ...request, headers: { ...(request.headers ?? {}), ...(await auth.headers(http)) } });
+  return {
+    async request(request: HttpRequest): Promise<HttpResponse> {
+      const response = await send(request);
+      if (response.status !== 401 || !auth.invalidate?.()) return response;
+      return send(request);
+    },
+  };
+}

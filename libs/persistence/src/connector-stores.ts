@@ -1,0 +1,83 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { ConnectorStateEntity } from './entities/connector-state.entity';
+import { CrossReferenceEntity } from './entities/cross-reference.entity';
+import { runSql } from './sql';
+
+/** One side of a cross-reference, as the admin API lists it. */
+export interface CrossReference {
+  system: string;
+  entityType: string;
+  key: string;
+  externalId: string;
+  updatedAt: Date;
+}
+
+/**
+ * The cross-reference table (canonical key ↔ a system's id). Connectors reach it only through the
+ * SDK's CrossReferences, scoped to their own connection by `forSystem`.
+ */
+@Injectable()
+export class CrossReferenceStore {
+  constructor(private readonly dataSource: DataSource) {}
+
+  forSystem(system: string) {
+    return {
+      externalId: (entityType: string, key: string) => this.externalId(system, entityType, key),
+      keyOf: (entityType: string, externalId: string) => this.keyOf(system, entityType, externalId),
+      remember: (entityType: string, key: string, externalId: string) => this.remember(system, entityType, key, externalId),
+    };
+  }
+
+  async externalId(system: string, entityType: string, key: string): Promise<string | undefined> {
+    const row = await this.dataSource.getRepository(CrossReferenceEntity).findOneBy({ system, entityType, canonicalKey: key });
+    return row?.externalId;
+  }
+
+  async keyOf(system: string, entityType: string, externalId: string): Promise<string | undefined> {
+    const row = await this.dataSource.getRepository(CrossReferenceEntity).findOne({ where: { system, entityType, externalId }, order: { updatedAt: 'DESC' } });
+    return row?.canonicalKey;
+  }
+
+  /** Upsert: a key points at one external id per system; the newest answer wins. */
+  async remember(system: string, entityType: string, key: string, externalId: string): Promise<void> {
+    await runSql(
+      this.dataSource,
+      `INSERT INTO cross_references (system, entity_type, canonical_key, external_id, updated_at) VALUES (:system, :entityType, :key, :externalId, :now)
+       ON CONFLICT (system, entity_type, canonical_key) DO UPDATE SET external_id = excluded.external_id, updated_at = excluded.updated_at`,
+      { system, entityType, key, externalId, now: new Date() },
+    );
+  }
+
+  async find(filter: { system?: string; entityType?: string; key?: string; externalId?: string }, limit = 100): Promise<CrossReference[]> {
+    const rows = await this.dataSource.getRepository(CrossReferenceEntity).find({
+      where: { system: filter.system, entityType: filter.entityType, canonicalKey: filter.key, externalId: filter.externalId },
+      order: { system: 'ASC', entityType: 'ASC', canonicalKey: 'ASC' },
+      take: limit,
+    });
+    return rows.map((r) => ({ system: r.system, entityType: r.entityType, key: r.canonicalKey, externalId: r.externalId, updatedAt: r.updatedAt }));
+  }
+}
+
+/** Per-connection key/value state for connectors (poll cursors, rotated credentials). */
+@Injectable()
+export class ConnectorStateStore {
+  constructor(private readonly dataSource: DataSource) {}
+
+  forConnection(connectionId: string) {
+    return {
+      get: async <T = unknown>(key: string): Promise<T | undefined> => {
+        const row = await this.dataSource.getRepository(ConnectorStateEntity).findOneBy({ connectionId, key });
+        return row ? (JSON.parse(row.value) as T) : undefined;
+      },
+      set: async (key: string, value: unknown): Promise<void> => {
+        await runSql(
+          this.dataSource,
+          `INSERT INTO connector_state (connection_id, key, value, updated_at) VALUES (:connectionId, :key, :value, :now)
+           ON CONFLICT (connection_id, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
+          { connectionId, key, value: JSON.stringify(value), now: new Date() },
+        );
+      },
+    };
+  }
+}

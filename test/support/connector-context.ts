@@ -1,0 +1,34 @@
+import { AxiosHttpClient, ConnectorContext, CrossReferences, ConnectorState } from '@omnihub/connector-sdk';
+
+/** In-memory stores for connector unit tests; the hub's are tables (tested end to end through the app). */
+export class MemoryCrossReferences implements CrossReferences {
+  readonly entries = new Map<string, string>();
+
+  async externalId(entityType: string, key: string): Promise<string | undefined> {
+    return this.entries.get(`${entityType}\u0000${key}`);
+  }
+
+  async keyOf(entityType: string, externalId: string): Promise<string | undefined> {
+    for (const [k, v] of this.entries) if (v === externalId && k.startsWith(`${entityType}\u0000`)) return k.slice(entityType.length + 1);
+    return undefined;
+  }
+
+  async remember(entityType: string, key: string, externalId: string): Promise<void> {
+    this.entries.set(`${entityType}\u0000${key}`, externalId);
+  }
+}
+
+export class MemoryState implements ConnectorState {
+  readonly values = new Map<string, unknown>();
+  async get<T>(key: string): Promise<T | undefined> {
+    return this.values.get(key) as T | undefined;
+  }
+  async set(key: string, value: unknown): Promise<void> {
+    this.values.set(key, value);
+  }
+}
+
+/** A ConnectorContext over a real HTTP client and in-memory stores. */
+export function connectorContext(config: Record<string, unknown>, secrets: Record<string, string>, connectionId = 'conn-1'): ConnectorContext & { xrefs: MemoryCrossReferences; state: MemoryState } {
+  return { connectionId, config, secrets, http: new AxiosHttpClient(), timeoutMs: 5000, xrefs: new MemoryCrossReferences(), state: new MemoryState() };
+}
