@@ -325,7 +325,14 @@ const SHAPES = ['shopify', 'canonical'];
  * duplicateRatio: share of requests that re-send an earlier request (same body, same delivery id),
  * the way a vendor retries a webhook it believes was lost.
  */
-function createRequestFactory({ secret, shape = 'shopify', duplicateRatio = 0, eventType = 'order.created', templates = 24, seed = 42 } = {}) {
+/** The bench shop's domain: the hub's Shopify source connection refuses webhooks from any other. */
+const BENCH_SHOP = 'bench-shop.myshopify.com';
+
+/**
+ * signing: 'omnihub' (hex HMAC in x-omnihub-signature, read by the baseline and generic-http) or
+ * 'shopify' (what Shopify sends: base64 HMAC, topic, shop domain and event id headers).
+ */
+function createRequestFactory({ secret, shape = 'shopify', signing = 'omnihub', duplicateRatio = 0, eventType = 'order.created', templates = 24, seed = 42 } = {}) {
   if (!secret) throw new Error('payload: secret is required');
   if (!SHAPES.includes(shape)) throw new Error(`payload: shape must be one of ${SHAPES.join(', ')}`);
   const sample = loadSample();
@@ -356,12 +363,21 @@ function createRequestFactory({ secret, shape = 'shopify', duplicateRatio = 0, e
     writeDigits(body, t.slots.NUM, 1_000_000 + (seq % 8_999_999), SLOTS.NUM);
     writeDigits(body, t.slots.SENT, Date.now(), SLOTS.SENT);
     const deliveryId = `${runTag}-${seq}`;
-    const headers = {
-      'content-type': 'application/json',
-      'x-omnihub-signature': 'sha256=' + crypto.createHmac('sha256', secret).update(body).digest('hex'),
-      'x-omnihub-delivery-id': deliveryId,
-      'x-omnihub-event-type': eventType,
-    };
+    const headers =
+      signing === 'shopify'
+        ? {
+            'content-type': 'application/json',
+            'x-shopify-hmac-sha256': crypto.createHmac('sha256', secret).update(body).digest('base64'),
+            'x-shopify-topic': 'orders/create',
+            'x-shopify-shop-domain': BENCH_SHOP,
+            'x-shopify-event-id': deliveryId,
+          }
+        : {
+            'content-type': 'application/json',
+            'x-omnihub-signature': 'sha256=' + crypto.createHmac('sha256', secret).update(body).digest('hex'),
+            'x-omnihub-delivery-id': deliveryId,
+            'x-omnihub-event-type': eventType,
+          };
     const req = { body, headers, deliveryId, duplicate: false };
     counts.unique++;
     if (duplicateRatio > 0) {
@@ -374,4 +390,4 @@ function createRequestFactory({ secret, shape = 'shopify', duplicateRatio = 0, e
   return { next, counts, averageSize: pool.reduce((n, t) => n + t.buf.length, 0) / pool.length };
 }
 
-module.exports = { createRequestFactory, buildOrder, buildCanonicalOrder, loadSample, SHAPES };
+module.exports = { createRequestFactory, buildOrder, buildCanonicalOrder, loadSample, SHAPES, BENCH_SHOP };

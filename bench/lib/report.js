@@ -175,7 +175,7 @@ function markdown({ meta, rows, errors, results }) {
   lines.push('', '## Scenarios', '');
   for (const s of SCENARIOS) if (meta.options.scenarios.includes(s.name)) lines.push(`- **${s.name}**: ${s.about}`);
   lines.push('- Every scenario starts a fresh target process (and an empty database), warms it up, then measures.',
-    '- Targets: hub = Shopify orders mapped by the JSONata mapping shopify/shopify-order; hub-canonical =',
+    '- Targets: hub = Shopify webhooks (X-Shopify-* headers, base64 HMAC) to a Shopify connection, mapped by shopify/shopify-order; hub-canonical =',
     '  the same orders already in canonical form, source connection without a mapping (the hub\'s own overhead:',
     '  ingest, dedupe, schema validation, queues, attempt records); baseline = bench/baseline/, plain JS mapping.',
     '- Latencies in ms. Ingest latency is per HTTP request as the load driver saw it; e2e latency =',

@@ -202,7 +202,7 @@ async function runScenario(scenario, targetName, sink, opts) {
   try {
     // Warm-up: the first second of a Node process is JIT and connection setup, not the pipeline.
     const warm = await saturate({
-      ...send, connections: 16, durationS: opts.warmS, factory: createRequestFactory({ secret: opts.secret, shape: target.shape, seed: 7 }),
+      ...send, connections: 16, durationS: opts.warmS, factory: createRequestFactory({ secret: opts.secret, shape: target.shape, signing: target.signing, seed: 7 }),
     });
     if (!warm.accepted) {
       throw new Error(`${targetName} accepted none of the warm-up webhooks (status ${JSON.stringify(warm.statusCounts)}, errors ${warm.errors})`);
@@ -210,7 +210,7 @@ async function runScenario(scenario, targetName, sink, opts) {
     await drain(sink, healthy, warm.accepted, { capMs: opts.drainCapMs, settleMs: 500 });
     await sink.reset();
 
-    const factory = createRequestFactory({ secret: opts.secret, shape: target.shape, duplicateRatio: scenario.duplicateRatio || 0 });
+    const factory = createRequestFactory({ secret: opts.secret, shape: target.shape, signing: target.signing, duplicateRatio: scenario.duplicateRatio || 0 });
     const seconds = opts.durationS || (opts.quick ? 3 : scenario.seconds);
     // The backlog snapshot is taken graceS after the last scheduled send, even if an overloaded
     // target is still answering then (the load promise resolves only when every answer is in).

@@ -4,7 +4,7 @@
 // process so runs are independent.
 //
 //   baseline       raw Fastify + BullMQ + PostgreSQL, hand-written JS mapping (bench/baseline/)
-//   hub            Omnihub, source connection with the JSONata mapping shopify/shopify-order
+//   hub            Omnihub, a Shopify connector source (its orders/create mapping shopify/shopify-order)
 //   hub-canonical  Omnihub, source connection without a mapping, fed the canonical order that
 //                  mapping would produce: the hub's own overhead without the mapping engine's cost
 
@@ -13,6 +13,7 @@ const path = require('node:path');
 const os = require('node:os');
 const { freePort, start, waitReady } = require('./proc');
 const { databaseUrl, resetDatabase } = require('./db');
+const { BENCH_SHOP } = require('./payload');
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const LOG_DIR = path.join(ROOT, 'bench', 'results', 'logs');
@@ -68,7 +69,7 @@ function adminClient(port) {
 
 /**
  * canonical: the source connection has no mapping and the load driver sends canonical order data
- * (hub-canonical); otherwise Shopify orders mapped by shopify/shopify-order (hub).
+ * (hub-canonical); otherwise Shopify webhooks to a Shopify connection, mapped by shopify/shopify-order (hub).
  */
 async function launchHub({ destinations, secret, tag, canonical = false }) {
   if (!fs.existsSync(HUB_MAIN)) {
@@ -100,21 +101,26 @@ async function launchHub({ destinations, secret, tag, canonical = false }) {
     await waitReady(proc, `http://127.0.0.1:${port}/health/ready`, 60_000);
     const api = adminClient(port);
     const created = { routes: [], connections: [] };
-    const source = await api.post('/api/connections', {
-      connector: 'generic-http',
-      // Suffixed: the hub's database persists across runs and names may have to be unique.
-      name: `bench-source-${tag}`,
-      config: {
-        signatureHeader: 'x-omnihub-signature',
-        signatureEncoding: 'hex',
-        signaturePrefix: 'sha256=',
-        deliveryIdHeader: 'x-omnihub-delivery-id',
-        eventTypeHeader: 'x-omnihub-event-type',
-        // Without a mapping the body must already be the event type's canonical data.
-        ...(canonical ? {} : { mapping: 'shopify/shopify-order' }),
-      },
-      secrets: { signingSecret: secret },
-    });
+    // hub: the Shopify connector, as a shop's webhooks reach it (verify, extract, the manifest's
+    // mapping); hub-canonical: a generic-http source whose body is already canonical data.
+    const source = await api.post(
+      '/api/connections',
+      canonical
+        ? {
+            connector: 'generic-http',
+            // Suffixed: the hub's database persists across runs and names may have to be unique.
+            name: `bench-source-${tag}`,
+            config: {
+              signatureHeader: 'x-omnihub-signature',
+              signatureEncoding: 'hex',
+              signaturePrefix: 'sha256=',
+              deliveryIdHeader: 'x-omnihub-delivery-id',
+              eventTypeHeader: 'x-omnihub-event-type',
+            },
+            secrets: { signingSecret: secret },
+          }
+        : { connector: 'shopify', name: `bench-shop-${tag}`, config: { shopDomain: BENCH_SHOP }, secrets: { webhookSecret: secret } },
+    );
     created.connections.push(source.id);
     for (const [i, d] of destinations.entries()) {
       const dest = await api.post('/api/connections', {
@@ -143,7 +149,7 @@ async function launchHub({ destinations, secret, tag, canonical = false }) {
       await stopAndClean();
       await dropRedisPrefix(`bench-${tag}`).catch(() => {});
     };
-    return { port, path: `/webhooks/${source.id}`, shape: canonical ? 'canonical' : 'shopify', proc, cleanup, deadLetters: () => deadLetters(api) };
+    return { port, path: `/webhooks/${source.id}`, shape: canonical ? 'canonical' : 'shopify', signing: canonical ? 'omnihub' : 'shopify', proc, cleanup, deadLetters: () => deadLetters(api) };
   } catch (err) {
     await proc.stop();
     throw err;

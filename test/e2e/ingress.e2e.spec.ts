@@ -56,9 +56,11 @@ describe('webhook ingress contract', () => {
     expect(res.status).toBe(202);
     const deadLetter = await waitFor(async () => {
       const list = await hub.admin.get(`/api/dead-letters?connectionId=${source.id}`);
-      return list.body.items.find((d: { messageId: string }) => d.messageId === res.body.messageId);
+      return list.body.items.find((d: { messageId: string; details: Array<{ path: string }> }) => d.messageId === res.body.messageId);
     }, 'the dead letter');
     expect(deadLetter).toMatchObject({ stage: 'transform', reasonCode: 'INVALID_PAYLOAD', status: 'open' });
+    // Where it broke: the body ends inside the array.
+    expect(deadLetter.details[0].path).toBe(`@${body.length}`);
     const message = await hub.admin.get(`/api/messages/${res.body.messageId}`);
     expect(message.body).toMatchObject({ status: 'dead_lettered', rawBody: body, reasonCode: 'INVALID_PAYLOAD' });
   });

@@ -1,7 +1,7 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ConnectionStore } from '@omnihub/persistence';
+import { ConnectionStore, ConnectorStateStore } from '@omnihub/persistence';
 import { FakeShopify, startFakeShopify } from '../../connectors/shopify/fake-shopify';
 import { FakeSquare, catalogVariation, startFakeSquare } from '../../connectors/square/fake-square';
 import { FakeDestination } from '../support/sink';
@@ -235,5 +235,16 @@ describe('the connector SDK at ingress', () => {
     expect(answer.body).toEqual({ error: { code: 'INTERNAL', message: 'the connector could not verify this webhook; nothing was stored, retry later', details: [] } });
     expect(JSON.stringify(answer.body)).not.toMatch(/TypeError|at .*\.ts/);
     expect((await hub.admin.get(`/api/messages?connectionId=${source.id}`)).body.items).toEqual([]);
+  });
+
+  it("keeps a connector's state per connection, in the database (poll cursors, rotated credentials)", async () => {
+    const [a, b] = [await createSource(hub), await createSource(hub)];
+    const states = hub.app.get(ConnectorStateStore);
+    await states.forConnection(a.id).set('cursor', { lastUpdatedAfter: '2026-11-30T00:00:00Z', page: 3 });
+    await states.forConnection(a.id).set('cursor', { lastUpdatedAfter: '2026-12-01T00:00:00Z', page: 1 });
+    expect(await states.forConnection(a.id).get('cursor')).toEqual({ lastUpdatedAfter: '2026-12-01T00:00:00Z', page: 1 });
+    expect(await states.forConnection(b.id).get('cursor')).toBeUndefined();
+    const rows = (await hub.dataSource.query(`SELECT connection_id, value FROM connector_state WHERE connection_id = '${a.id}'`)) as Array<{ value: string }>;
+    expect(rows.map((r) => JSON.parse(r.value) as unknown)).toEqual([{ lastUpdatedAfter: '2026-12-01T00:00:00Z', page: 1 }]);
   });
 });

@@ -70,7 +70,7 @@ export class CanonicalTransformer implements OnModuleDestroy {
       try {
         data = parseVendorJson(input.body);
       } catch (error) {
-        return invalidJson(error);
+        return invalidJson(error, input.body);
       }
     }
     if (!eventType || !isEventType(eventType)) {
@@ -192,13 +192,16 @@ export class CanonicalTransformer implements OnModuleDestroy {
       this.metrics.mappingEvaluations.inc({ engine: outcome.engine });
       return { ok: true, value: JSON.parse(outcome.json) as unknown, engine: outcome.engine };
     }
-    if (outcome.kind === 'parse') return { ok: false, failure: invalidJson(new Error(outcome.message)) };
+    if (outcome.kind === 'parse') return { ok: false, failure: invalidJson(new Error(outcome.message), body) };
     const where = outcome.position !== undefined ? `@${outcome.position}` : '';
     return { ok: false, failure: fail(ReasonCode.MAPPING_ERROR, `mapping failed: ${outcome.message}`, [{ path: where, message: outcome.message }]) };
   }
 }
 
-function invalidJson(error: unknown): TransformOutcome {
+/** INVALID_PAYLOAD with where the body broke (`@<offset>`): the parser's position, or the end for a body cut short. */
+function invalidJson(error: unknown, body: string): TransformOutcome {
   const message = (error as Error).message;
-  return fail(ReasonCode.INVALID_PAYLOAD, `body is not valid JSON: ${message}`, [{ path: '', message }]);
+  const position = /position (\d+)/.exec(message)?.[1] ?? (/end of (json )?input/i.test(message) ? String(body.length) : undefined);
+  const where = position === undefined ? '' : `@${position}`;
+  return fail(ReasonCode.INVALID_PAYLOAD, `body is not valid JSON${where ? ` at ${where}` : ''}: ${message}`, [{ path: where, message }]);
 }

@@ -22,6 +22,7 @@ import { QueueService } from '@omnihub/queueing';
 import { ConnectorContexts } from '../connector-contexts';
 import { openDeadLetter } from '../dead-letters';
 import { retryDelayMs } from '../delivery/backoff';
+import { decodeBody } from './decode';
 import { DeliveryHandoff, LoadedDelivery } from '../delivery/delivery-handoff';
 import { DeliveryWorkerPool } from '../delivery/delivery-worker-pool';
 
@@ -90,15 +91,9 @@ export class TransformService {
     const connector = this.connectors.get(connection.connector);
     const inbound = connector?.module.inbound;
 
-    let body = message.editedBody ?? message.rawBody;
-    if (inbound?.decode) {
-      const decoded = inbound.decode(body, { connectionId: connection.id, config: connection.config, secrets: connection.secrets });
-      if (!decoded.ok) {
-        const where = decoded.position !== undefined ? `@${decoded.position}` : '';
-        return this.deadLetter(message, ReasonCode.INVALID_PAYLOAD, `body cannot be decoded${where ? ` at ${where}` : ''}: ${decoded.message}`, [{ path: where, message: decoded.message }]);
-      }
-      body = decoded.json;
-    }
+    const decoded = decodeBody(inbound, message.editedBody ?? message.rawBody, { connectionId: connection.id, config: connection.config, secrets: connection.secrets });
+    if (!decoded.ok) return this.deadLetter(message, decoded.reason, decoded.message, decoded.details);
+    let body = decoded.body;
     if (inbound?.resolve && connector?.manifest.inbound?.topics.some((t) => t.topic === message.topic && t.resolve)) {
       const resolved = message.resolvedBody ?? (await this.resolve(message, body, inbound, connection));
       if (resolved === undefined) return undefined;
