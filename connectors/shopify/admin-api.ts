@@ -30,16 +30,23 @@ const ASSUMED_QUERY_COST = 10;
 /** THROTTLED answers waited out in-process before the attempt gives up and is retried later. */
 const MAX_THROTTLED_WAITS = 3;
 const buckets = new Map<string, Bucket>();
+/**
+ * The requestedQueryCost Shopify last gave per shop and operation name: a query's cost depends on
+ * its shape (its `first:` sizes), so an expensive one waits for enough points before it is sent
+ * instead of being answered THROTTLED first.
+ */
+const knownCosts = new Map<string, number>();
+const OPERATION_NAME = /^\s*(?:query|mutation)\s+(\w+)/;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Shopify's Admin GraphQL API for one connection. Shopify throttles by query cost: each shop has
  * a bucket of points that refills at a restore rate, and a query that costs more than is left is
- * answered THROTTLED. So the client waits for the bucket to refill (the time its own numbers give),
- * before sending when the last answer says it is short, and after a THROTTLED answer, rather than
- * backing off for a fixed time. HTTP errors and GraphQL errors come back as failures; userErrors
- * are the caller's to read (they are per mutation).
+ * answered THROTTLED. So the client waits for the bucket to refill (the time its own numbers give)
+ * for the query's cost as Shopify last gave it, before sending when the last answer says it is
+ * short, and after a THROTTLED answer, rather than backing off for a fixed time. HTTP errors and
+ * GraphQL errors come back as failures; userErrors are the caller's to read (they are per mutation).
  */
 export class ShopifyAdmin {
   private readonly http: HttpClient | undefined;
@@ -59,8 +66,10 @@ export class ShopifyAdmin {
     if (!this.http) return { ok: false, failure: rejection('the connection has no accessToken secret to call Shopify with', ReasonCode.AUTH_FAILED) };
     const url = `${this.settings.apiBase}/admin/api/${this.settings.apiVersion}/graphql.json`;
     const deadline = Date.now() + this.context.timeoutMs;
+    const costKey = `${this.bucketKey()}|${OPERATION_NAME.exec(query)?.[1] ?? call}`;
+    let expectedCost = knownCosts.get(costKey) ?? ASSUMED_QUERY_COST;
     for (let waits = 0; ; waits++) {
-      await sleep(Math.min(this.waitForBucket(ASSUMED_QUERY_COST), Math.max(0, deadline - Date.now())));
+      await sleep(Math.min(this.waitForBucket(expectedCost), Math.max(0, deadline - Date.now())));
       let response;
       try {
         response = await this.http.request({
@@ -80,9 +89,15 @@ export class ShopifyAdmin {
       if (!body) return { ok: false, failure: { retry: true, reason: ReasonCode.DESTINATION_UNAVAILABLE, message: `Shopify ${call} answered HTTP ${response.status} with a body that is not JSON`, httpStatus: response.status } };
       const cost = record(record(body.extensions)?.cost);
       this.remember(cost);
+      const requested = Number(cost?.requestedQueryCost);
+      if (Number.isFinite(requested) && requested > 0) {
+        // What the next try and the next call of this operation must wait for: the real cost, not the assumed one.
+        expectedCost = requested;
+        knownCosts.set(costKey, requested);
+      }
       const errors = list(body.errors)?.map(record).filter((e) => e !== undefined) ?? [];
       if (errors.some((e) => text(record(e.extensions)?.code) === 'THROTTLED')) {
-        const waitMs = this.waitForBucket(Number(cost?.requestedQueryCost ?? ASSUMED_QUERY_COST));
+        const waitMs = this.waitForBucket(expectedCost);
         if (waits < MAX_THROTTLED_WAITS && Date.now() + waitMs < deadline) continue;
         return { ok: false, failure: { retry: true, reason: ReasonCode.RATE_LIMITED, message: `Shopify ${call} was THROTTLED: the shop's query-cost bucket refills in ${waitMs} ms`, httpStatus: response.status, retryAfterMs: waitMs } };
       }
@@ -100,8 +115,10 @@ export class ShopifyAdmin {
     if (!bucket || bucket.restoreRate <= 0) return 0;
     const now = Date.now();
     const available = Math.min(bucket.maximumAvailable, bucket.currentlyAvailable + (bucket.restoreRate * (now - bucket.at)) / 1000);
-    if (available >= cost) return 0;
-    return Math.ceil(((cost - available) / bucket.restoreRate) * 1000);
+    // A cost beyond the bucket's size never fits (Shopify refuses it as MAX_COST_EXCEEDED): no point waiting past a full bucket.
+    const needed = Math.min(cost, bucket.maximumAvailable);
+    if (available >= needed) return 0;
+    return Math.ceil(((needed - available) / bucket.restoreRate) * 1000);
   }
 
   private remember(cost: Record<string, unknown> | undefined): void {

@@ -36,28 +36,35 @@ function entity(kind: string, id: string | undefined, at: unknown): EntityRef | 
 export const shopifyInbound: ConnectorInbound = {
   /**
    * Base64 HMAC-SHA256 of the raw body with the app's secret. During a rotation the previous secret
-   * is accepted too. A webhook signed for another shop (a shared app secret) is refused.
+   * is accepted too. A webhook signed for another shop (a shared app secret) is refused. The
+   * signature is checked first: the 401's reason names the configured shop only to a caller that
+   * has proved it knows the secret.
    */
   verify(request: InboundRequest, connection: ConnectionContext): VerifyResult {
     const received = headerValue(request.headers, 'x-shopify-hmac-sha256')?.trim();
     if (!received) return { ok: false, reason: 'header X-Shopify-Hmac-Sha256 is missing' };
-    const { shopDomain } = settingsOf(connection);
-    const shop = headerValue(request.headers, 'x-shopify-shop-domain')?.trim().toLowerCase();
-    if (shopDomain && shop !== shopDomain) return { ok: false, reason: `the webhook is from shop ${shop ?? '(none)'}, not ${shopDomain}` };
     const secrets = [connection.secrets.webhookSecret, connection.secrets.previousWebhookSecret].filter((s): s is string => Boolean(s));
     if (secrets.length === 0) return { ok: false, reason: 'the connection has no webhookSecret' };
     const signedWithOne = secrets.some((secret) => safeEqual(received, hmacSha256(secret, request.rawBody, 'base64')));
-    return signedWithOne ? { ok: true } : { ok: false, reason: 'signature does not match the body' };
+    if (!signedWithOne) return { ok: false, reason: 'signature does not match the body' };
+    const { shopDomain } = settingsOf(connection);
+    const shop = headerValue(request.headers, 'x-shopify-shop-domain')?.trim().toLowerCase();
+    if (shopDomain && shop !== shopDomain) return { ok: false, reason: `the webhook is from shop ${shop || '(none)'}, not ${shopDomain}` };
+    return { ok: true };
   },
 
   /**
-   * Topic from X-Shopify-Topic. Dedupe on X-Shopify-Event-Id (the same event sent to several
-   * subscriptions, or again), else X-Shopify-Webhook-Id (one delivery and its retries). The entity
-   * is read from the body, which is parsed without losing digits (ids exceed 2^53).
+   * Topic from X-Shopify-Topic. Dedupe (REFERENCE §3.1: shop, topic, X-Shopify-Event-Id) on the
+   * topic and X-Shopify-Event-Id (the same event sent to several subscriptions, or again), else
+   * the topic and X-Shopify-Webhook-Id (one delivery and its retries); the shop is the connection's
+   * own, as verify checked. With the topic in the key, deliveries of two topics that carry one id
+   * are never taken for duplicates of each other. The entity is read from the body, which is parsed without losing digits
+   * (ids exceed 2^53).
    */
   extract(request: InboundRequest): ExtractedDelivery {
     const topic = headerValue(request.headers, 'x-shopify-topic')?.trim() || 'unknown';
-    const deliveryId = headerValue(request.headers, 'x-shopify-event-id')?.trim() || headerValue(request.headers, 'x-shopify-webhook-id')?.trim() || undefined;
+    const vendorId = headerValue(request.headers, 'x-shopify-event-id')?.trim() || headerValue(request.headers, 'x-shopify-webhook-id')?.trim() || undefined;
+    const deliveryId = vendorId ? `${topic}:${vendorId}` : undefined;
     const entityOf = ENTITY_BY_TOPIC[topic] as ((body: Record<string, unknown>) => EntityRef | undefined) | undefined;
     const body = entityOf ? parseObject(request.rawBody) : undefined;
     return { topic, deliveryId, entity: body && entityOf ? entityOf(body) : undefined };

@@ -1,5 +1,5 @@
 import { ReasonCode } from '@omnihub/core';
-import { ConnectorOutbound, DeliveryOutcome, OutboundDelivery, outcomeOf, record, text } from '@omnihub/connector-sdk';
+import { ConnectorOutbound, DeliveryOutcome, OutboundDelivery, outcomeOf, record, text, vendorIdempotencyKey } from '@omnihub/connector-sdk';
 import { SquareApi, failureOf, isSuccess } from './api';
 import { LOCATION, variationOfSku } from './lookups';
 import { settingsOf } from './settings';
@@ -26,7 +26,8 @@ function levelOf(data: unknown): Level | undefined {
 
 /**
  * inventory.level → one PHYSICAL_COUNT of the IN_STOCK state (Square's sellable count). The
- * delivery id is the idempotency key, so a retry or replay that reaches Square twice counts once.
+ * delivery id is the idempotency key, so a retry or replay that reaches Square twice counts once;
+ * an edited replay adds the edit's digest, as Square refuses a key reused with another body.
  */
 async function setInventoryCount(delivery: OutboundDelivery): Promise<DeliveryOutcome> {
   const level = levelOf(delivery.event.data);
@@ -39,7 +40,7 @@ async function setInventoryCount(delivery: OutboundDelivery): Promise<DeliveryOu
     return { outcome: 'reject', reason: ReasonCode.DESTINATION_REJECTED, message: `location "${level.locationCode}" has no Square location: no cross-reference and no config.locationId` };
   }
   const body = JSON.stringify({
-    idempotency_key: delivery.idempotencyKey,
+    idempotency_key: vendorIdempotencyKey(delivery),
     changes: [
       {
         type: 'PHYSICAL_COUNT',

@@ -351,9 +351,9 @@ describe('square outbound: inventory.level → POST /v2/inventory/changes/batch-
     asOf: '2025-03-16T08:30:00.250Z',
   });
   const context = (config: Record<string, unknown> = { locationId: 'L1XK8P3Q7R9ZB' }, secrets: Record<string, string> = { accessToken: TOKEN }) => connectorContext({ baseUrl: square.url, ...config }, secrets);
-  const deliver = (ctx: ReturnType<typeof context>, data: object = level(), idempotencyKey = 'delivery-7f3c') => {
+  const deliver = (ctx: ReturnType<typeof context>, data: object = level(), idempotencyKey = 'delivery-7f3c', revision?: string) => {
     const event = { specversion: '1.0', id: 'msg-1', source: '/connections/src', type: 'inventory.level', time: '2025-03-16T08:30:01Z', datacontenttype: 'application/json', dataschema: 'https://omnihub.dev/schemas/inventory-level.v1.json', correlationid: 'msg-1', data };
-    return outbound.operations['set-inventory-count']!(outboundDelivery({ eventJson: JSON.stringify(event), eventId: event.id, eventType: event.type }, { ...ctx, idempotencyKey }));
+    return outbound.operations['set-inventory-count']!(outboundDelivery({ eventJson: JSON.stringify(event), eventId: event.id, eventType: event.type }, { ...ctx, idempotencyKey, revision }));
   };
   const batchCreates = () => square.server.seen('/v2/inventory/changes/batch-create', 'POST');
 
@@ -421,6 +421,20 @@ describe('square outbound: inventory.level → POST /v2/inventory/changes/batch-
     const outcome = await deliver(ctx, level('MUG-STN-SLT', 'Acme Mugs Brooklyn', 40));
     expect(outcome).toMatchObject({ outcome: 'reject', reason: ReasonCode.DESTINATION_REJECTED, httpStatus: 400 });
     expect(outcome.outcome === 'reject' && outcome.message).toContain('IDEMPOTENCY_KEY_REUSED');
+  });
+
+  it('gives a replay with edited data its own idempotency key, which Square accepts with the new body', async () => {
+    const ctx = context();
+    const deliveryId = '0b6f3c1e-8a2d-4e57-9c31-5d7a9e2f4b60';
+    expect(await deliver(ctx, level('MUG-STN-SLT', 'Acme Mugs Brooklyn', 42), deliveryId)).toMatchObject({ outcome: 'delivered' });
+    expect(await deliver(ctx, level('MUG-STN-SLT', 'Acme Mugs Brooklyn', 40), deliveryId, 'ab12cd34')).toEqual({ outcome: 'delivered', httpStatus: 200 });
+    const keys = batchCreates().map((r) => (r.json as { idempotency_key: string }).idempotency_key);
+    expect(keys).toEqual([deliveryId, `${deliveryId}-ab12cd34`]);
+    expect(keys[1]!.length).toBeLessThanOrEqual(45);
+    expect(square.state.counts.get('FGQ5JJWT2PYTHF35CKZ2DSKP|L1XK8P3Q7R9ZB|IN_STOCK')).toBe('40');
+    // A retry of that edited replay is the same content: the same key, counted once.
+    expect(await deliver(ctx, level('MUG-STN-SLT', 'Acme Mugs Brooklyn', 40), deliveryId, 'ab12cd34')).toMatchObject({ outcome: 'delivered' });
+    expect(square.state.inventoryBatches).toHaveLength(2);
   });
 
   it.each([

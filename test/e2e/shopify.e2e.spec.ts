@@ -6,7 +6,7 @@ import { FakeShopify, startFakeShopify } from '../../connectors/shopify/fake-sho
 import { FakeSquare, catalogVariation, startFakeSquare } from '../../connectors/square/fake-square';
 import { FakeDestination } from '../support/sink';
 import { TestHub, resetDatabase, startHub, waitFor } from '../support/hub';
-import { createDestination, createRoute, createSource } from '../support/fixtures';
+import { canonicalOrder, createDestination, createRoute, createSource, postWebhook } from '../support/fixtures';
 
 const SHOP = 'acme-mugs.myshopify.com';
 const WEBHOOK_SECRET = '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';
@@ -15,6 +15,7 @@ const LEVEL_BODY = fs.readFileSync(path.join(__dirname, '../../connectors/shopif
 const ITEM = 'gid://shopify/InventoryItem/46123456789012';
 const LOCATION = 'gid://shopify/Location/71234567890';
 const FAST = { backoffMs: 50, maxBackoffMs: 200, maxAttempts: 3 };
+const readCanonical = (file: string) => (JSON.parse(fs.readFileSync(path.join(__dirname, '../fixtures/canonical', file), 'utf8')) as { data: Record<string, unknown> }).data;
 
 interface MessageView {
   status: string;
@@ -83,6 +84,10 @@ describe('Shopify through the running hub', () => {
     const repeat = await send(source.id, 'orders/create', ORDER_BODY, 'event-1042');
     expect(repeat.status).toBe(200);
     expect(repeat.body).toEqual({ messageId: accepted.body.messageId, status: 'duplicate' });
+    // Deduped on (topic, event id): the same id under another topic is another delivery.
+    const otherTopic = await send(source.id, 'orders/updated', ORDER_BODY, 'event-1042');
+    expect(otherTopic.status).toBe(202);
+    expect(otherTopic.body.messageId).not.toBe(accepted.body.messageId);
 
     const tampered = Buffer.from(ORDER_BODY);
     tampered[100] ^= 1;
@@ -97,6 +102,26 @@ describe('Shopify through the running hub', () => {
     expect(refused.status).toBe(401);
     expect(refused.body.error.code).toBe('SIGNATURE_INVALID');
     expect((await hub.admin.get(`/api/messages?connectionId=${source.id}`)).body.items.length).toBe(before);
+  });
+
+  it("the 401 names the connection's shop only to a caller that signed with the secret", async () => {
+    const source = await shopifyConnection();
+    const from = (shop: string, secret: string) =>
+      hub.http
+        .post(`/webhooks/${source.id}`)
+        .set('content-type', 'application/json')
+        .set('x-shopify-topic', 'orders/create')
+        .set('x-shopify-shop-domain', shop)
+        .set('x-shopify-event-id', randomUUID())
+        .set('x-shopify-hmac-sha256', createHmac('sha256', secret).update(ORDER_BODY).digest('base64'))
+        .send(ORDER_BODY.toString('utf8'));
+    const probe = await from('probe.myshopify.com', 'a-guess');
+    expect(probe.status).toBe(401);
+    expect(probe.body.error.message).toBe('signature rejected: signature does not match the body');
+    expect(JSON.stringify(probe.body)).not.toContain(SHOP);
+    const otherShop = await from('other-shop.myshopify.com', WEBHOOK_SECRET);
+    expect(otherShop.status).toBe(401);
+    expect(otherShop.body.error.message).toBe(`signature rejected: the webhook is from shop other-shop.myshopify.com, not ${SHOP}`);
   });
 
   it('inventory_levels/update is resolved to a SKU and location code in the worker, and the lookup remembered', async () => {
@@ -123,7 +148,7 @@ describe('Shopify through the running hub', () => {
     expect(shop.graphqlCalls()).toHaveLength(1);
   });
 
-  it('what the resolve stage fetched is stored: a replay maps it again without a second fetch', async () => {
+  it('what the resolve stage fetched is stored: a replay maps it again without a second fetch, one with refetch resolves again', async () => {
     shop.state.inventoryItems.set(ITEM, { sku: 'MUG-BLK-12OZ' });
     shop.state.locations.set(LOCATION, { name: 'ACME-WH-1' });
     const source = await shopifyConnection();
@@ -147,6 +172,13 @@ describe('Shopify through the running hub', () => {
     }, 'the replay to fail again on the same mapped input');
     expect(shop.graphqlCalls()).toHaveLength(1);
     expect(sink.requests).toHaveLength(0);
+
+    // An integrator corrects the SKU the item stands for; a replay asking for a new resolve picks it up.
+    expect((await hub.admin.put('/api/xrefs', { system: source.id, entityType: 'item', key: 'MUG-BLK-12OZ-V2', externalId: ITEM })).status).toBe(200);
+    const open = ((await hub.admin.get(`/api/dead-letters?connectionId=${source.id}`)).body.items as Array<{ id: string; status: string }>).find((d) => d.status === 'open')!;
+    expect((await hub.admin.post(`/api/dead-letters/${open.id}/replay`, { refetch: true })).status).toBe(202);
+    await waitFor(async () => ((await message(accepted.body.messageId)).resolvedBody?.includes('"sku":"MUG-BLK-12OZ-V2"') ? true : undefined), 'the new resolve');
+    expect(shop.graphqlCalls()).toHaveLength(1); // both ids were cross-referenced: no call to Shopify
   });
 
   it('a lookup Shopify refuses (revoked token) dead-letters with its answer; after the token is fixed a replay resolves', async () => {
@@ -194,7 +226,8 @@ describe('Shopify through the running hub', () => {
       await waitFor(async () => ((await message(accepted.body.messageId)).status === 'completed' ? true : undefined), 'the message to complete');
       const sets = shop.graphqlCalls().filter((c) => c.operation === 'InventorySet');
       expect(sets).toHaveLength(1);
-      expect(sets[0].variables).toMatchObject({ input: { name: 'available', quantities: [{ quantity: 35, inventoryItemId: ITEM, locationId: LOCATION }] } });
+      expect(sets[0].variables).toMatchObject({ input: { name: 'available', quantities: [{ quantity: 35, changeFromQuantity: null, inventoryItemId: ITEM, locationId: LOCATION }] } });
+      expect(sets[0].variables.input).not.toHaveProperty('ignoreCompareQuantity'); // removed in 2026-04; the default version is 2026-10
       expect(shop.state.available.get(`${ITEM}|${LOCATION}`)).toBe(35);
       // The delivery id is the idempotency key: stable, so a retry or replay sets the level once.
       const view = await message(accepted.body.messageId);
@@ -202,6 +235,70 @@ describe('Shopify through the running hub', () => {
     } finally {
       await square.close();
     }
+  });
+
+  it('a replay with edited data is set in Shopify under a key of its own, not answered with the first attempt\'s refusal', async () => {
+    shop.state.inventoryItems.set(ITEM, { sku: 'MUG-STN-SLT' });
+    shop.state.locations.set(LOCATION, { name: 'BKLYN-WH' });
+    const source = await createSource(hub);
+    const store = await shopifyConnection();
+    await createRoute(hub, source.id, store.id, { eventTypes: ['inventory.level'] });
+    // An integrator's mistake: the warehouse mapped to a location the shop does not have.
+    expect((await hub.admin.put('/api/xrefs', { system: store.id, entityType: 'location', key: 'BKLYN-WH', externalId: 'gid://shopify/Location/404' })).status).toBe(200);
+    const level = readCanonical('inventory.level.json');
+    const accepted = await postWebhook(hub, source.id, JSON.stringify(level), { 'x-event-type': 'inventory.level' });
+    expect(accepted.status).toBe(202);
+    const deadLetter = await waitFor(async () => {
+      const items = (await hub.admin.get(`/api/dead-letters?connectionId=${store.id}&stage=deliver`)).body.items as Array<{ id: string; deliveryId: string; error: string; status: string }>;
+      return items.find((d) => d.status === 'open');
+    }, 'the refused inventory set dead-lettered');
+    expect(deadLetter.error).toContain('NON_EXISTENT_LOCATION');
+
+    expect((await hub.admin.put('/api/xrefs', { system: store.id, entityType: 'location', key: 'BKLYN-WH', externalId: LOCATION })).status).toBe(200);
+    expect((await hub.admin.post(`/api/dead-letters/${deadLetter.id}/replay`, { payload: { ...level, available: 36 } })).status).toBe(202);
+    await waitFor(async () => ((await message(accepted.body.messageId)).deliveries[0]?.status === 'delivered' ? true : undefined), 'the edited replay delivered');
+    const keys = shop.graphqlCalls().filter((c) => c.operation === 'InventorySet').map((c) => String(c.variables.key));
+    expect(keys).toEqual([deadLetter.deliveryId, expect.stringMatching(new RegExp(`^${deadLetter.deliveryId}-[0-9a-f]{8}$`))]);
+    expect(keys[1].length).toBeLessThanOrEqual(45);
+    expect(shop.state.available.get(`${ITEM}|${LOCATION}`)).toBe(36);
+  });
+
+  it('a shipment reaches Shopify as one fulfillment even when the answer to fulfillmentCreate is lost', async () => {
+    const order = 'gid://shopify/Order/5745678901234567890';
+    shop.state.orders.set(order, {
+      fulfillmentOrders: [
+        {
+          id: 'gid://shopify/FulfillmentOrder/2',
+          status: 'OPEN',
+          lineItems: [
+            { id: 'gid://shopify/FulfillmentOrderLineItem/20', sku: 'MUG-STN-SLT', remainingQuantity: 2 },
+            { id: 'gid://shopify/FulfillmentOrderLineItem/21', sku: 'CRF-600', remainingQuantity: 1 },
+          ],
+        },
+      ],
+    });
+    const source = await createSource(hub);
+    const store = await shopifyConnection();
+    await createRoute(hub, source.id, store.id, { eventTypes: ['shipment.created'] });
+    shop.state.loseAnswerOf.add('FulfillmentCreate'); // created in the shop; the hub sees a 504
+
+    const accepted = await postWebhook(hub, source.id, JSON.stringify(readCanonical('shipment.created.json')), { 'x-event-type': 'shipment.created' });
+    expect(accepted.status).toBe(202);
+    type DeliveryView = { id: string; status: string; attempts: Array<{ outcome: string; httpStatus: number | null }> };
+    const delivery = await waitFor(async () => {
+      const d = ((await message(accepted.body.messageId)) as unknown as { deliveries: DeliveryView[] }).deliveries[0];
+      return d && ['delivered', 'dead_lettered'].includes(d.status) ? d : undefined;
+    }, 'the shipment delivery settled');
+    expect(delivery.status).toBe('delivered');
+    expect(delivery.attempts.map((a) => [a.outcome, a.httpStatus])).toEqual([
+      ['retry', 504],
+      ['delivered', 200],
+    ]);
+    expect(shop.graphqlCalls().map((c) => c.operation)).toEqual(['FulfillmentOrders', 'FulfillmentCreate', 'FulfillmentOrders']);
+    expect(shop.state.fulfillments).toHaveLength(1);
+    // Remembered in the connection's own state, not among the cross-references integrators edit.
+    expect(await hub.app.get(ConnectorStateStore).forConnection(store.id).get(`fulfillment:${delivery.id}`)).toBe(shop.state.fulfillments[0].id);
+    expect((await hub.admin.get(`/api/xrefs?system=${store.id}&entityType=fulfillment`)).body.items).toEqual([]);
   });
 
   it('refuses a route for an event type the destination has no operation for, naming it', async () => {
@@ -225,7 +322,7 @@ describe('the connector SDK at ingress', () => {
   });
   afterAll(() => hub.close());
 
-  it('a verifier that throws answers a structured 503, stores nothing and logs the connection, never a bare 500', async () => {
+  it('a verifier that throws answers a structured 503 and stores nothing, never a bare 500', async () => {
     const source = await createSource(hub);
     // A config the connector did not expect (written by hand or by an older version): its verifier throws on it.
     await hub.dataSource.query(`UPDATE connections SET config = '{"signatureHeader": 42}' WHERE id = '${source.id}'`);
@@ -237,6 +334,41 @@ describe('the connector SDK at ingress', () => {
     expect((await hub.admin.get(`/api/messages?connectionId=${source.id}`)).body.items).toEqual([]);
   });
 
+  it('a thin webhook waiting on its vendor does not hold the messages it was received with', async () => {
+    const sink = await FakeDestination.start();
+    const square = await startFakeSquare();
+    let release: () => void = () => undefined;
+    try {
+      const destination = await createDestination(hub, sink.url);
+      const webshop = await createSource(hub);
+      await createRoute(hub, webshop.id, destination.id);
+      const pos = (await hub.admin.post('/api/connections', { connector: 'square', name: `square-${randomUUID().slice(0, 6)}`, config: { baseUrl: square.url }, secrets: { signatureKey: 'k', accessToken: square.state.accessToken }, delivery: { ...FAST, timeoutMs: 30000 } })).body as { id: string; webhookUrl: string };
+      const held = new Promise<void>((resolve) => (release = resolve));
+      // The order fetch is answered only when the test says so.
+      square.server.queue(held.then(() => ({ status: 503, body: { errors: [{ category: 'API_ERROR', code: 'SERVICE_UNAVAILABLE', detail: 'later' }] } })));
+
+      const thin = fs.readFileSync(path.join(__dirname, '../../connectors/square/fixtures/square-order-updated.raw-body.json'), 'utf8');
+      const squareSignature = createHmac('sha256', 'k').update(pos.webhookUrl + thin).digest('base64');
+      // Sent together, so the ingest batches mix the thin webhook with the others.
+      // The first request commits alone; the ones behind it share the next INSERT and transform job.
+      const orders = (from: number) => Array.from({ length: 10 }, (_, i) => postWebhook(hub, webshop.id, JSON.stringify(canonicalOrder({ orderNumber: `#ISO-${from + i}` }))));
+      const answers = await Promise.all([
+        ...orders(0),
+        hub.http.post(`/webhooks/${pos.id}`).set('content-type', 'application/json').set('x-square-hmacsha256-signature', squareSignature).send(thin),
+        ...orders(10),
+      ]);
+      expect(answers.map((a) => a.status)).toEqual(Array(21).fill(202));
+      await waitFor(async () => square.server.requests.length > 0, 'the fetch to start');
+      // Well inside the fetch's 30 s timeout: a batch that waited for the fetch would deliver nothing before it.
+      await waitFor(async () => sink.requests.length === 20, 'the other 20 orders to be delivered while the fetch is held', 8000);
+      release();
+    } finally {
+      release();
+      await square.close();
+      await sink.close();
+    }
+  });
+
   it("keeps a connector's state per connection, in the database (poll cursors, rotated credentials)", async () => {
     const [a, b] = [await createSource(hub), await createSource(hub)];
     const states = hub.app.get(ConnectorStateStore);
@@ -244,7 +376,10 @@ describe('the connector SDK at ingress', () => {
     await states.forConnection(a.id).set('cursor', { lastUpdatedAfter: '2026-12-01T00:00:00Z', page: 1 });
     expect(await states.forConnection(a.id).get('cursor')).toEqual({ lastUpdatedAfter: '2026-12-01T00:00:00Z', page: 1 });
     expect(await states.forConnection(b.id).get('cursor')).toBeUndefined();
+    // One row, sealed like the connections' secrets: nothing of the value is readable at rest.
     const rows = (await hub.dataSource.query(`SELECT connection_id, value FROM connector_state WHERE connection_id = '${a.id}'`)) as Array<{ value: string }>;
-    expect(rows.map((r) => JSON.parse(r.value) as unknown)).toEqual([{ lastUpdatedAfter: '2026-12-01T00:00:00Z', page: 1 }]);
+    expect(rows).toHaveLength(1);
+    expect(rows[0].value).toMatch(/^v1\./);
+    expect(rows[0].value).not.toContain('2026-12-01');
   });
 });

@@ -453,6 +453,31 @@ describe('Square and EasyPost through the hub', () => {
     expect((await hub.admin.get(`/api/messages?connectionId=${source.id}`)).body.items).toHaveLength(1);
   });
 
+  it('a replay with edited data reaches Square under an idempotency key of its own', async () => {
+    const source = await createSource(hub);
+    const destination = await connection({ connector: 'square', config: { baseUrl: square.url, squareVersion: SQUARE_VERSION, locationId: 'L1XK8P3Q7R9ZB' }, secrets: { signatureKey: SQUARE_SIGNATURE_KEY, accessToken: SQUARE_TOKEN }, delivery: FAST });
+    await createRoute(hub, source.id, destination.id, { eventTypes: ['inventory.level'] });
+    // The variation is known, so the batch-create is the first call; Square refuses it.
+    expect((await hub.admin.put('/api/xrefs', { system: destination.id, entityType: 'item', key: 'MUG-STN-SLT', externalId: 'FGQ5JJWT2PYTHF35CKZ2DSKP' })).status).toBe(200);
+    square.server.queue({ status: 400, body: { errors: [{ category: 'INVALID_REQUEST_ERROR', code: 'INVALID_VALUE', detail: 'Invalid quantity.', field: 'changes[0].physical_count.quantity' }] } });
+    const level = { item: { sku: 'MUG-STN-SLT', externalIds: {} }, location: { code: 'Acme Mugs Brooklyn', externalIds: {} }, available: 42, onHand: null, asOf: '2025-03-16T08:30:00.250Z' };
+    const accepted = await postWebhook(hub, source.id, JSON.stringify(level), { 'x-event-type': 'inventory.level' });
+    expect(accepted.status).toBe(202);
+    const deadLetter = await waitFor(async () => {
+      const items = (await hub.admin.get(`/api/dead-letters?connectionId=${destination.id}&stage=deliver`)).body.items as Array<{ id: string; deliveryId: string; error: string; status: string }>;
+      return items.find((d) => d.status === 'open');
+    }, 'the refused count dead-lettered');
+    expect(deadLetter.error).toContain('INVALID_VALUE');
+
+    expect((await hub.admin.post(`/api/dead-letters/${deadLetter.id}/replay`, { payload: { ...level, available: 40 } })).status).toBe(202);
+    await waitFor(async () => ((await message(accepted.body.messageId)).deliveries?.[0]?.status === 'delivered' ? true : undefined), 'the edited replay delivered');
+    const keys = square.server.seen('/v2/inventory/changes/batch-create', 'POST').map((r) => (r.json as { idempotency_key: string }).idempotency_key);
+    // Square refuses a key reused with another body (IDEMPOTENCY_KEY_REUSED): the edit's digest makes it new.
+    expect(keys).toEqual([deadLetter.deliveryId, expect.stringMatching(new RegExp(`^${deadLetter.deliveryId}-[0-9a-f]{8}$`))]);
+    expect(keys[1]!.length).toBeLessThanOrEqual(45);
+    expect(square.state.counts.get('FGQ5JJWT2PYTHF35CKZ2DSKP|L1XK8P3Q7R9ZB|IN_STOCK')).toBe('40');
+  });
+
   describe('EasyPost as a destination', () => {
     async function shipmentsToEasyPost() {
       const source = await createSource(hub);

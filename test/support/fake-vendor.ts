@@ -28,7 +28,7 @@ export type VendorHandler = (request: VendorRequest) => VendorReply | Promise<Ve
  */
 export class FakeVendorServer {
   readonly requests: VendorRequest[] = [];
-  private readonly scripted: VendorReply[] = [];
+  private readonly scripted: Array<VendorReply | Promise<VendorReply>> = [];
   private readonly server: http.Server;
   url = '';
 
@@ -64,8 +64,8 @@ export class FakeVendorServer {
     return fake;
   }
 
-  /** The next requests get these answers, in order, whatever they ask. */
-  queue(...replies: VendorReply[]): void {
+  /** The next requests get these answers, in order, whatever they ask; a promise holds its answer until it settles. */
+  queue(...replies: Array<VendorReply | Promise<VendorReply>>): void {
     this.scripted.push(...replies);
   }
 

@@ -26,7 +26,7 @@ describe('the decode stage', () => {
     expect(decodeBody(inbound(lines), 'sku=MUG-1\nqty=3', connection)).toEqual({ ok: true, body: '{"sku":"MUG-1","qty":"3"}' });
   });
 
-  it('dead-letters a body it cannot decode as INVALID_PAYLOAD with the position', () => {
+  it('refuses a body it cannot decode as INVALID_PAYLOAD with the position (the transform dead-letters it so)', () => {
     expect(decodeBody(inbound(lines), 'sku=MUG-1\nbroken\nqty=3', connection)).toEqual({
       ok: false,
       reason: 'INVALID_PAYLOAD',

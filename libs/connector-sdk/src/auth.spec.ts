@@ -81,6 +81,15 @@ describe('auth helpers around the injected HTTP client', () => {
       expect(vendor.server.seen('/resource').map((r) => r.headers.authorization)).toEqual(['Bearer token-1', 'Bearer token-1', 'Bearer token-2']);
     });
 
+    it('renews once for concurrent calls that all got a 401 for the same token', async () => {
+      const client = authorizedClient(http, refreshingBearer(`conn-${randomUUID()}`, fetchToken(vendor.server.url)));
+      await client.request({ method: 'GET', url: `${vendor.server.url}/resource`, timeoutMs: 2000 });
+      vendor.revoke();
+      const answers = await Promise.all([1, 2, 3, 4, 5].map(() => client.request({ method: 'GET', url: `${vendor.server.url}/resource`, timeoutMs: 2000 })));
+      expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200, 200]);
+      expect(vendor.tokensIssued()).toBe(2);
+    });
+
     it('renews only once: a vendor that refuses the new token too answers 401', async () => {
       const server = await FakeVendorServer.start((request) => (request.path === '/oauth/token' ? { status: 200, body: { access_token: randomUUID(), expires_in: 60 } } : { status: 401, body: {} }));
       try {

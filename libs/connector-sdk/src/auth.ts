@@ -6,8 +6,11 @@ import { HttpClient, HttpRequest, HttpResponse } from './contracts';
  */
 export interface Authenticator {
   headers(http: HttpClient): Promise<Record<string, string>>;
-  /** Drops the cached credential after the vendor refused it; true when a retry with a new one can help. */
-  invalidate?(): boolean;
+  /**
+   * The vendor refused the credential in `sent` (the headers a request carried): drop it if it is
+   * still the cached one, and answer true when a retry (with a newer one) can help.
+   */
+  invalidate?(sent: Record<string, string>): boolean;
 }
 
 /** A fixed header, e.g. Shopify's `X-Shopify-Access-Token` or an API key header. */
@@ -59,7 +62,14 @@ export function refreshingBearer(cacheKey: string, fetchToken: (http: HttpClient
   };
   return {
     headers: async (http) => ({ authorization: `Bearer ${(await current(http)).accessToken}` }),
-    invalidate: () => issued.delete(cacheKey) || true,
+    // Concurrent 401s for one token renew it once: only the cached token that failed is dropped, and
+    // a fetch already under way is left to finish (with rotating refresh tokens a second fetch could
+    // revoke the first).
+    invalidate: (sent) => {
+      const entry = issued.get(cacheKey);
+      if (entry && !entry.pending && sent.authorization === `Bearer ${entry.token.accessToken}`) issued.delete(cacheKey);
+      return true;
+    },
   };
 }
 
@@ -69,13 +79,15 @@ export function refreshingBearer(cacheKey: string, fetchToken: (http: HttpClient
  * reaches the connector (and becomes AUTH_FAILED).
  */
 export function authorizedClient(http: HttpClient, auth: Authenticator): HttpClient {
-  const send = async (request: HttpRequest): Promise<HttpResponse> =>
-    http.request({ ...request, headers: { ...(request.headers ?? {}), ...(await auth.headers(http)) } });
+  const send = async (request: HttpRequest): Promise<{ response: HttpResponse; sent: Record<string, string> }> => {
+    const sent = await auth.headers(http);
+    return { response: await http.request({ ...request, headers: { ...(request.headers ?? {}), ...sent } }), sent };
+  };
   return {
     async request(request: HttpRequest): Promise<HttpResponse> {
-      const response = await send(request);
-      if (response.status !== 401 || !auth.invalidate?.()) return response;
-      return send(request);
+      const first = await send(request);
+      if (first.response.status !== 401 || !auth.invalidate?.(first.sent)) return first.response;
+      return (await send(request)).response;
     },
   };
 }

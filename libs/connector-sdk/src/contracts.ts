@@ -133,8 +133,23 @@ export interface OutboundDelivery extends ConnectorContext {
   readonly eventType: string;
   /** The delivery id: stable across retries and replays, so the destination can drop repeats. */
   idempotencyKey: string;
+  /**
+   * Set when a support engineer replayed the delivery with edited data: a short digest of that
+   * data. Vendors that answer a repeated key with the first answer (Shopify's @idempotent) or refuse
+   * it with another body (Square) must be given a key that changes with it: use `vendorIdempotencyKey`.
+   */
+  revision?: string;
   /** The operation's outbound mapping output (canonical → vendor shape), when its manifest entry names a mapping. */
   payload?: unknown;
+}
+
+/**
+ * The idempotency key to give a vendor API: the delivery id, or, for a replay with edited data,
+ * the delivery id and the edit's digest (45 characters at most, within Square's limit). Retries of
+ * one content share one key; different content never reuses one.
+ */
+export function vendorIdempotencyKey(delivery: Pick<OutboundDelivery, 'idempotencyKey' | 'revision'>): string {
+  return delivery.revision ? `${delivery.idempotencyKey}-${delivery.revision}` : delivery.idempotencyKey;
 }
 
 /** A canonical event as the hub stored it: its text, and the two attributes readable without parsing it. */

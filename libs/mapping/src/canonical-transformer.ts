@@ -9,8 +9,11 @@ import { MappingEngine, MappingThreadPool } from './mapping-threads';
 import { SchemaRegistry } from './schema-registry';
 
 export type TransformOutcome =
-  /** One event per element when the mapping answers an array (a stock message with several counts), else one. */
-  | { ok: true; events: CanonicalEvent[] }
+  /**
+   * One event per element when the mapping answers an array (a stock message with several counts),
+   * `several` then true even for one element or none; else one event.
+   */
+  | { ok: true; events: CanonicalEvent[]; several: boolean }
   | { ok: false; reason: ReasonCode; message: string; details: ErrorDetail[] };
 
 export interface TransformInput {
@@ -84,7 +87,7 @@ export class CanonicalTransformer implements OnModuleDestroy {
       if (!checked.ok) return checked;
       events.push(this.envelope(input, eventType, items[i] as Record<string, unknown>, several ? i : undefined));
     }
-    return { ok: true, events };
+    return { ok: true, events, several };
   }
 
   /**

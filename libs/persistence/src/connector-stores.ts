@@ -3,6 +3,7 @@ import { DataSource } from 'typeorm';
 import { ConnectorStateEntity } from './entities/connector-state.entity';
 import { CrossReferenceEntity } from './entities/cross-reference.entity';
 import { runSql } from './sql';
+import { ConnectionStore } from './stores';
 
 /** One side of a cross-reference, as the admin API lists it. */
 export interface CrossReference {
@@ -59,23 +60,30 @@ export class CrossReferenceStore {
   }
 }
 
-/** Per-connection key/value state for connectors (poll cursors, rotated credentials). */
+/**
+ * Per-connection key/value state for connectors (poll cursors, rotated credentials). Values are
+ * sealed with the connections' secret box, like their secrets: a connector may keep a refresh
+ * token here, and nothing readable of it is at rest.
+ */
 @Injectable()
 export class ConnectorStateStore {
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly connections: ConnectionStore,
+  ) {}
 
   forConnection(connectionId: string) {
     return {
       get: async <T = unknown>(key: string): Promise<T | undefined> => {
         const row = await this.dataSource.getRepository(ConnectorStateEntity).findOneBy({ connectionId, key });
-        return row ? (JSON.parse(row.value) as T) : undefined;
+        return row ? (JSON.parse(this.connections.secretBox.open(row.value).value) as T) : undefined;
       },
       set: async (key: string, value: unknown): Promise<void> => {
         await runSql(
           this.dataSource,
           `INSERT INTO connector_state (connection_id, key, value, updated_at) VALUES (:connectionId, :key, :value, :now)
            ON CONFLICT (connection_id, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
-          { connectionId, key, value: JSON.stringify(value), now: new Date() },
+          { connectionId, key, value: this.connections.secretBox.seal({ value: JSON.stringify(value) }), now: new Date() },
         );
       },
     };

@@ -70,13 +70,19 @@ export class QueueService implements OnApplicationShutdown {
     );
   }
 
-  /** One message's transform again after `delayMs` (its resolve stage failed with a retryable answer). */
-  async enqueueTransformRetry(messageId: string, attempt: number, delayMs: number): Promise<void> {
-    await this.queue(QueueName.TRANSFORM).add(JobName.TRANSFORM_MESSAGE, { messageIds: [messageId] } satisfies TransformJobData, {
-      ...JOB_DEFAULTS,
-      jobId: transformRetryJobId(messageId, attempt),
-      delay: delayMs > 0 ? delayMs : undefined,
-    });
+  /**
+   * Single-message transform jobs, each after its delay: a resolve retry (its attempt number in the
+   * job id, so the next retry is a new job), or a message taken out of a batch to run on its own.
+   */
+  async enqueueTransformRetries(items: Array<{ messageId: string; attempt: number; delayMs: number }>): Promise<void> {
+    if (items.length === 0) return;
+    await this.queue(QueueName.TRANSFORM).addBulk(
+      items.map(({ messageId, attempt, delayMs }) => ({
+        name: JobName.TRANSFORM_MESSAGE,
+        data: { messageIds: [messageId] } satisfies TransformJobData,
+        opts: { ...JOB_DEFAULTS, jobId: transformRetryJobId(messageId, attempt), delay: delayMs > 0 ? delayMs : undefined },
+      })),
+    );
   }
 
   async enqueueDeliveries(items: DeliverEnqueue[]): Promise<void> {

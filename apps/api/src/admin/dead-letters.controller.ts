@@ -21,7 +21,14 @@ const BULK_SCHEMA = {
   oneOf: [{ required: ['ids'] }, { required: ['filter'] }],
   properties: { ids: { type: 'array', minItems: 1, maxItems: 10000, items: { type: 'string' } }, filter: FILTER_SCHEMA },
 };
-const REPLAY_SCHEMA = { type: 'object', additionalProperties: false, properties: { payload: {} } };
+const REPLAY_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    payload: {},
+    refetch: { type: 'boolean', description: "Transform dead letters: call the connector's resolve stage again instead of mapping what it fetched before (after fixing a cross-reference, say)." },
+  },
+};
 const DISCARD_SCHEMA = { type: 'object', required: ['reason'], additionalProperties: false, properties: { reason: { type: 'string', minLength: 1, maxLength: 2000 } } };
 
 @ApiTags('dead-letters')
@@ -70,9 +77,9 @@ export class DeadLettersController {
   @Requires('operate')
   @HttpCode(202)
   async replay(@Param('id') id: string, @Body() body: unknown, @Req() request: AuthenticatedRequest) {
-    const input = validateAgainst<{ payload?: unknown }>(REPLAY_SCHEMA, body ?? {}, 'replay');
-    const result = await this.service.replay(id, input.payload);
-    await this.audit.record(request, 'dead-letter.replay', 'dead-letter', id, { edited: input.payload !== undefined });
+    const input = validateAgainst<{ payload?: unknown; refetch?: boolean }>(REPLAY_SCHEMA, body ?? {}, 'replay');
+    const result = await this.service.replay(id, input.payload, { refetch: input.refetch === true });
+    await this.audit.record(request, 'dead-letter.replay', 'dead-letter', id, { edited: input.payload !== undefined, refetch: input.refetch === true });
     return result;
   }
 

@@ -40,7 +40,7 @@ export class DeadLettersService {
    * `payload` replaces what failed: the vendor body for a transform dead letter, the canonical
    * `data` for a delivery dead letter (checked against its schema first).
    */
-  async replay(id: string, payload?: unknown): Promise<DeadLetterEntity> {
+  async replay(id: string, payload?: unknown, options: { refetch?: boolean } = {}): Promise<DeadLetterEntity> {
     const deadLetter = await this.find(id);
     if (deadLetter.status !== 'open') throw HubError.conflict(`dead letter ${id} is ${deadLetter.status}, not open`);
     const now = new Date();
@@ -69,10 +69,11 @@ export class DeadLettersService {
           status: MessageStatus.RECEIVED,
           canonical: null,
           editedBody: payload !== undefined ? (typeof payload === 'string' ? payload : JSON.stringify(payload)) : message.editedBody,
-          // A fresh retry budget; what a resolve stage fetched is kept (no second fetch) unless the body it was fetched for was edited.
+          // A fresh retry budget; what a resolve stage fetched is kept (no second fetch) unless the body
+          // it was fetched for was edited or the operator asked for a new fetch.
           transformAttempts: 0,
           nextAttemptAt: null,
-          ...(payload !== undefined ? { resolvedBody: null } : {}),
+          ...(payload !== undefined || options.refetch ? { resolvedBody: null } : {}),
           reasonCode: null,
           error: null,
           updatedAt: now,

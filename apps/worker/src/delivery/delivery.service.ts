@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { CanonicalEvent, JsonObject, ReasonCode } from '@omnihub/core';
@@ -49,7 +50,7 @@ export class DeliveryService {
       result = { outcome: 'reject', reason: ReasonCode.DESTINATION_REJECTED, message: `destination connection ${delivery.destinationConnectionId} does not exist or cannot receive deliveries` };
     } else {
       this.ledger.attemptStarted(deliveryId, delivery.attempts);
-      result = await this.send(destination, registered, delivery.dataOverride ? withData(stored, delivery.dataOverride) : stored, delivery.id);
+      result = await this.send(destination, registered, delivery.dataOverride ? withData(stored, delivery.dataOverride) : stored, delivery.id, revisionOf(delivery.dataOverride));
     }
 
     const attemptNumber = delivery.attempts + 1;
@@ -85,7 +86,7 @@ export class DeliveryService {
    * mapping when it names one. Route creation refuses event types a destination has no operation
    * for; one that lost its operation since (a connector upgrade) is rejected here.
    */
-  private async send(destination: LiveConnection, registered: RegisteredConnector, stored: StoredEvent, deliveryId: string): Promise<DeliveryOutcome> {
+  private async send(destination: LiveConnection, registered: RegisteredConnector, stored: StoredEvent, deliveryId: string, revision: string | undefined): Promise<DeliveryOutcome> {
     const entry = operationFor(registered.manifest, stored.eventType);
     const operation = entry && registered.module.outbound?.operations[entry.operation];
     if (!entry || !operation) {
@@ -98,7 +99,7 @@ export class DeliveryService {
       payload = mapped.value;
     }
     try {
-      return await operation(outboundDelivery(stored, { ...this.contexts.of(destination), idempotencyKey: deliveryId, payload }));
+      return await operation(outboundDelivery(stored, { ...this.contexts.of(destination), idempotencyKey: deliveryId, revision, payload }));
     } catch (error) {
       // Connectors answer outcomes, not exceptions; one that throws anyway gets the retry budget, then a dead letter a person sees.
       return { outcome: 'retry', reason: ReasonCode.NETWORK_ERROR, message: `connector ${destination.connector} failed: ${(error as Error).message}` };
@@ -162,6 +163,11 @@ function storedEventOf(row: LoadRow, canonical: string): StoredEvent {
   }
   const event = (JSON.parse(canonical) as CanonicalEvent[])[Number(row.event_index ?? 0)];
   return { eventJson: JSON.stringify(event), eventId: event.id, eventType: event.type };
+}
+
+/** Eight hex digits of the edited data's digest: which edit a replay sends (see vendorIdempotencyKey). */
+function revisionOf(dataOverride: JsonObject | null): string | undefined {
+  return dataOverride ? createHash('sha256').update(JSON.stringify(dataOverride)).digest('hex').slice(0, 8) : undefined;
 }
 
 /** A replay with edited data (a support engineer's fix) sends the stored event with that data. */

@@ -55,7 +55,7 @@ export class RelayService implements OnApplicationBootstrap {
     const now = Date.now();
     const waiting = stuckMessages.filter((m) => m.nextAttemptAt !== null);
     await this.queues.enqueueTransforms(stuckMessages.filter((m) => m.nextAttemptAt === null).map((m) => m.id));
-    for (const m of waiting) await this.queues.enqueueTransformRetry(m.id, m.transformAttempts, m.nextAttemptAt!.getTime() - now);
+    await this.queues.enqueueTransformRetries(waiting.map((m) => ({ messageId: m.id, attempt: m.transformAttempts, delayMs: m.nextAttemptAt!.getTime() - now })));
 
     const stuckDeliveries = await this.deliveries.find({
       select: { id: true, destinationConnectionId: true, attempts: true, nextAttemptAt: true },

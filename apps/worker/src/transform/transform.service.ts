@@ -27,6 +27,10 @@ import { DeliveryHandoff, LoadedDelivery } from '../delivery/delivery-handoff';
 import { DeliveryWorkerPool } from '../delivery/delivery-worker-pool';
 
 const FILTER_TIMEOUT_MS = 200;
+/** A retry job may start this much before its time by another process's clock and still run. */
+const CLOCK_SLACK_MS = 1000;
+/** SQLite allows 32,766 bind parameters per statement: 15 columns × 1,000 deliveries stays inside it. */
+const SQLITE_DELIVERY_CHUNK = 1000;
 /** Transform batches up to this many messages hand their deliveries to the delivery worker (see DeliveryHandoff). */
 const HANDOFF_MAX_BATCH = 8;
 
@@ -66,7 +70,7 @@ export class TransformService {
 
   async run(messageIds: string[]): Promise<void> {
     const messages = await this.messages.findBy({ id: In(messageIds) });
-    const fresh = messages.filter((m) => m.status === MessageStatus.RECEIVED);
+    const fresh = await this.takeOwnTurns(messages.filter((m) => m.status === MessageStatus.RECEIVED), messageIds.length > 1);
     const alreadyRouted = messages.filter((m) => m.status === MessageStatus.ROUTED);
 
     const routed = (await Promise.all(fresh.map((message) => this.transformOne(message)))).filter((r): r is Routed => r !== undefined);
@@ -82,6 +86,36 @@ export class TransformService {
     if (toEnqueue.length === 0) return;
     await this.pool.ensure([...new Set(toEnqueue.map((d) => d.destinationConnectionId))]);
     await this.queues.enqueueDeliveries(toEnqueue.map((d) => ({ deliveryId: d.id, destinationConnectionId: d.destinationConnectionId, attempts: d.attempts })));
+  }
+
+  /**
+   * The messages this run transforms now. One waiting out a resolve retry (this job is a repeat, or
+   * the relay's, and came early) is left to its retry job. In a batch, one whose resolve stage will
+   * call its vendor gets a job of its own, so a slow or throttled vendor never holds the messages of
+   * other connections that share its ingest batch.
+   */
+  private async takeOwnTurns(fresh: MessageEntity[], inBatch: boolean): Promise<MessageEntity[]> {
+    const now = Date.now();
+    const ready: MessageEntity[] = [];
+    const separate: Array<{ message: MessageEntity; delayMs: number }> = [];
+    for (const message of fresh) {
+      const waitMs = message.nextAttemptAt ? message.nextAttemptAt.getTime() - now : 0;
+      if (waitMs > CLOCK_SLACK_MS) separate.push({ message, delayMs: waitMs });
+      else if (inBatch && (await this.willFetch(message))) separate.push({ message, delayMs: 0 });
+      else ready.push(message);
+    }
+    if (separate.length > 0) {
+      await this.queues.enqueueTransformRetries(separate.map(({ message, delayMs }) => ({ messageId: message.id, attempt: message.transformAttempts, delayMs })));
+    }
+    return ready;
+  }
+
+  /** Whether transforming this message calls its vendor (a resolve topic, nothing fetched yet). */
+  private async willFetch(message: MessageEntity): Promise<boolean> {
+    if (message.resolvedBody !== null) return false;
+    const connection = await this.connections.get(message.connectionId);
+    const connector = connection && this.connectors.get(connection.connector);
+    return Boolean(connector?.module.inbound?.resolve && connector.manifest.inbound?.topics.some((t) => t.topic === message.topic && t.resolve));
   }
 
   /** The canonical events and deliveries of one message, or undefined when it was dead-lettered or waits for a retry. */
@@ -123,8 +157,9 @@ export class TransformService {
       }
       for (const route of matching) deliveries.push(newDelivery(message.id, route, index, now));
     }
-    // One event is stored as itself (every message before several existed, and the fat-webhook path); several as an array.
-    const canonicalJson = events.length === 1 ? events[0].json : `[${events.map((e) => e.json).join(',')}]`;
+    // One event is stored as itself (every message before several existed, and the fat-webhook path);
+    // a mapping's array as an array, even of one: the ids (`<message>:<i>`) say which it was.
+    const canonicalJson = outcome.several ? `[${events.map((e) => e.json).join(',')}]` : events[0].json;
     return { message, events, canonicalJson, eventType: events[0]?.event.type ?? null, deliveries };
   }
 
@@ -144,7 +179,7 @@ export class TransformService {
       resolved = { ok: false, retry: true, reason: ReasonCode.NETWORK_ERROR, message: `resolve failed: ${(error as Error).message}` };
     }
     if (resolved.ok) {
-      await this.messages.update({ id: message.id, status: MessageStatus.RECEIVED }, { resolvedBody: resolved.body });
+      await this.messages.update({ id: message.id, status: MessageStatus.RECEIVED }, { resolvedBody: resolved.body, nextAttemptAt: null });
       return resolved.body;
     }
     const attempt = message.transformAttempts + 1;
@@ -163,7 +198,7 @@ export class TransformService {
     // Another run of the same job recorded this attempt first and scheduled its retry.
     if (affected === 0) return undefined;
     this.metrics.resolveRetries.inc({ connection: message.connectionId, reason: resolved.reason });
-    await this.queues.enqueueTransformRetry(message.id, attempt, delayMs).catch((error: Error) => this.logger.warn(`resolve retry of ${message.id} left to the relay: ${error.message}`));
+    await this.queues.enqueueTransformRetries([{ messageId: message.id, attempt, delayMs }]).catch((error: Error) => this.logger.warn(`resolve retry of ${message.id} left to the relay: ${error.message}`));
     return undefined;
   }
 
@@ -179,7 +214,9 @@ export class TransformService {
     // updateEntity(false): TypeORM would otherwise reload default columns after the insert and, on
     // SQLite, write them back into the entities by position, which gave fanned-out deliveries each
     // other's ids (their jobs went to the wrong destination's queue).
-    if (rows.length > 0) await this.dataSource.createQueryBuilder().insert().into(DeliveryEntity).orIgnore().values(rows).updateEntity(false).execute();
+    for (let i = 0; i < rows.length; i += SQLITE_DELIVERY_CHUNK) {
+      await this.dataSource.createQueryBuilder().insert().into(DeliveryEntity).orIgnore().values(rows.slice(i, i + SQLITE_DELIVERY_CHUNK)).updateEntity(false).execute();
+    }
 
     const now = new Date();
     const params: Record<string, unknown> = { now, received: MessageStatus.RECEIVED };
@@ -265,11 +302,15 @@ export class TransformService {
 
   /** `resolveState`: the resolve stage's attempt count, recorded with the dead letter it led to. */
   private async deadLetter(message: MessageEntity, reasonCode: ReasonCode, error: string, details: ErrorDetail[] = [], resolveState: Partial<Pick<MessageEntity, 'transformAttempts' | 'nextAttemptAt'>> = {}): Promise<undefined> {
-    await this.dataSource.transaction(async (manager) => {
-      await manager.update(MessageEntity, { id: message.id }, { status: MessageStatus.DEAD_LETTERED, reasonCode, error, updatedAt: new Date(), ...resolveState });
+    // Only from `received`: another run of the message (a relayed or repeated job whose vendor call
+    // answered differently) may have routed it meanwhile, and a routed message stays routed.
+    const opened = await this.dataSource.transaction(async (manager) => {
+      const { affected } = await manager.update(MessageEntity, { id: message.id, status: MessageStatus.RECEIVED }, { status: MessageStatus.DEAD_LETTERED, reasonCode, error, updatedAt: new Date(), ...resolveState });
+      if (!affected) return false;
       await openDeadLetter(manager, { stage: 'transform', messageId: message.id, deliveryId: null, connectionId: message.connectionId, reasonCode, error, details });
+      return true;
     });
-    this.metrics.deadLetters.inc({ stage: 'transform', connection: message.connectionId, reason: reasonCode });
+    if (opened) this.metrics.deadLetters.inc({ stage: 'transform', connection: message.connectionId, reason: reasonCode });
     return undefined;
   }
 }

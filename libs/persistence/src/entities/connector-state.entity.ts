@@ -1,7 +1,7 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
 import { TimestampColumn } from '../columns';
 
-/** A connection's small persistent state, e.g. a poller's cursor or a rotated credential (JSON text). */
+/** A connection's small persistent state, e.g. a poller's cursor or a rotated credential (JSON, sealed by the secret box). */
 @Entity('connector_state')
 export class ConnectorStateEntity {
   @PrimaryColumn({ type: 'varchar', length: 36, name: 'connection_id' }) connectionId!: string;

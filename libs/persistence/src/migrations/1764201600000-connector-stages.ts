@@ -19,7 +19,6 @@ export class ConnectorStages1764201600000 implements MigrationInterface {
       new TableColumn({ name: 'transform_attempts', type: 'integer', default: 0 }),
       new TableColumn(ts('next_attempt_at', true)),
     ]);
-    await queryRunner.createIndex('messages', new TableIndex({ name: 'idx_messages_entity', columnNames: ['connection_id', 'entity_key'] }));
 
     await queryRunner.addColumn('deliveries', new TableColumn({ name: 'event_index', type: 'integer', default: 0 }));
     await queryRunner.dropIndex('deliveries', 'uq_deliveries_message_route');
@@ -59,7 +58,6 @@ export class ConnectorStages1764201600000 implements MigrationInterface {
     await queryRunner.dropIndex('deliveries', 'uq_deliveries_message_route_event');
     await queryRunner.createIndex('deliveries', new TableIndex({ name: 'uq_deliveries_message_route', columnNames: ['message_id', 'route_id'], isUnique: true }));
     await queryRunner.dropColumn('deliveries', 'event_index');
-    await queryRunner.dropIndex('messages', 'idx_messages_entity');
     for (const column of ['next_attempt_at', 'transform_attempts', 'resolved_body', 'entity_version', 'entity_key']) await queryRunner.dropColumn('messages', column);
   }
 }
