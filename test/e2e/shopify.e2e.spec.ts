@@ -369,6 +369,29 @@ describe('the connector SDK at ingress', () => {
     }
   });
 
+  it('an event from a mapping\'s array of one keeps its id from the first attempt to a retry', async () => {
+    const sink = await FakeDestination.start();
+    const square = await startFakeSquare({ catalog: { FGQ5JJWT2PYTHF35CKZ2DSKP: catalogVariation('FGQ5JJWT2PYTHF35CKZ2DSKP', 'MUG-STN-SLT') }, locations: { L1XK8P3Q7R9ZB: { id: 'L1XK8P3Q7R9ZB', name: 'BKLYN-WH' } } });
+    try {
+      const pos = (await hub.admin.post('/api/connections', { connector: 'square', name: `square-${randomUUID().slice(0, 6)}`, config: { baseUrl: square.url }, secrets: { signatureKey: 'k', accessToken: square.state.accessToken }, delivery: FAST })).body as { id: string; webhookUrl: string };
+      const destination = await createDestination(hub, sink.url);
+      await createRoute(hub, pos.id, destination.id, { eventTypes: ['inventory.level'] });
+      // One IN_STOCK count (the other count is SOLD): the mapping answers an array of one level.
+      const body = fs.readFileSync(path.join(__dirname, '../../connectors/square/fixtures/square-inventory-count-updated.json'), 'utf8').replace(/\s*\n\s*/g, '');
+      sink.respondWith({ status: 503 });
+      const accepted = await hub.http.post(`/webhooks/${pos.id}`).set('content-type', 'application/json').set('x-square-hmacsha256-signature', createHmac('sha256', 'k').update(pos.webhookUrl + body).digest('base64')).send(body);
+      await waitFor(async () => (sink.requests.length === 2 ? true : undefined), 'the first attempt and its retry');
+      // The first attempt starts from what the transform handed over, the retry from the database: one id.
+      expect(sink.requests.map((r) => [r.headers['ce-id'], (r.json as { id: string }).id])).toEqual([
+        [`${accepted.body.messageId}:0`, `${accepted.body.messageId}:0`],
+        [`${accepted.body.messageId}:0`, `${accepted.body.messageId}:0`],
+      ]);
+    } finally {
+      await square.close();
+      await sink.close();
+    }
+  });
+
   it("keeps a connector's state per connection, in the database (poll cursors, rotated credentials)", async () => {
     const [a, b] = [await createSource(hub), await createSource(hub)];
     const states = hub.app.get(ConnectorStateStore);
