@@ -68,6 +68,11 @@ export class ConnectorRegistry {
   }
 }
 
+/** Whether a message of this topic goes through the connector's resolve stage (its manifest says so, and the module has one). */
+export function resolvesTopic(connector: RegisteredConnector | undefined, topic: string): boolean {
+  return Boolean(connector?.module.inbound?.resolve && connector.manifest.inbound?.topics.some((t) => t.topic === topic && t.resolve));
+}
+
 /** Every connection's config accepts baseUrl (see BASE_URL_PROPERTY), whatever its manifest lists. */
 function withBaseUrl(manifest: ConnectorManifest): void {
   const config = manifest.config as { properties?: Record<string, unknown> };

@@ -79,15 +79,11 @@ export class CanonicalTransformer implements OnModuleDestroy {
     if (!eventType || !isEventType(eventType)) {
       return fail(ReasonCode.NO_MAPPING, `topic "${input.topic}" has no canonical event type`, [{ path: '/topic', message: `"${eventType ?? input.topic}" is not a known event type` }]);
     }
+    const checked = this.checkEach(eventType, data);
+    if (!checked.ok) return checked;
     const several = Array.isArray(data);
-    const items = several ? (data as unknown[]) : [data];
-    const events: CanonicalEvent[] = [];
-    for (let i = 0; i < items.length; i++) {
-      const checked = this.check(eventType, items[i], several ? `/${i}` : '');
-      if (!checked.ok) return checked;
-      events.push(this.envelope(input, eventType, items[i] as Record<string, unknown>, several ? i : undefined));
-    }
-    return { ok: true, events, several };
+    const items = (several ? data : [data]) as Array<Record<string, unknown>>;
+    return { ok: true, events: items.map((item, i) => this.envelope(input, eventType, item, several ? i : undefined)), several };
   }
 
   /**
@@ -125,12 +121,8 @@ export class CanonicalTransformer implements OnModuleDestroy {
     }
     const engine = mapped.engine;
     if (!eventType) return { output: mapped.value, errors: [], engine };
-    const items = Array.isArray(mapped.value) ? (mapped.value as unknown[]) : [mapped.value];
-    for (let i = 0; i < items.length; i++) {
-      const checked = this.check(eventType, items[i], Array.isArray(mapped.value) ? `/${i}` : '');
-      if (!checked.ok) return { output: mapped.value, errors: checked.details, reason: checked.reason, engine };
-    }
-    return { output: mapped.value, errors: [], engine };
+    const checked = this.checkEach(eventType, mapped.value);
+    return checked.ok ? { output: mapped.value, errors: [], engine } : { output: mapped.value, errors: checked.details, reason: checked.reason, engine };
   }
 
   /**
@@ -146,6 +138,16 @@ export class CanonicalTransformer implements OnModuleDestroy {
     if (mapped.ok) return { ok: true, value: mapped.value };
     const failure = mapped.failure as Extract<TransformOutcome, { ok: false }>;
     return { ok: false, reason: failure.reason, message: `outbound ${failure.message}` };
+  }
+
+  /** A mapping's output against the event type's schema: the object, or each element of an array (paths `/<i>/…`). */
+  private checkEach(eventType: string, output: unknown): { ok: true } | Extract<TransformOutcome, { ok: false }> {
+    if (!Array.isArray(output)) return this.check(eventType, output);
+    for (let i = 0; i < output.length; i++) {
+      const checked = this.check(eventType, output[i], `/${i}`);
+      if (!checked.ok) return checked;
+    }
+    return { ok: true };
   }
 
   /** `at` prefixes the paths when the data is one element of a mapping's array output. */

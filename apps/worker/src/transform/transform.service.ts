@@ -2,13 +2,13 @@ import { Injectable, Logger } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { DataSource, In, Repository } from 'typeorm';
 import { CanonicalEvent, ErrorDetail, HubMetrics, ReasonCode, uuidFromName } from '@omnihub/core';
-import { ConnectorInbound, ConnectorRegistry, Resolved } from '@omnihub/connector-sdk';
+import { ConnectorInbound, ConnectorRegistry, Resolved, resolvesTopic } from '@omnihub/connector-sdk';
 import { CanonicalTransformer, CompiledMapping } from '@omnihub/mapping';
 import {
   ConnectionStore,
   DeliveryEntity,
-  LiveConnection,
   DeliveryStatus,
+  LiveConnection,
   MessageEntity,
   MessageStatus,
   RouteEntity,
@@ -114,8 +114,7 @@ export class TransformService {
   private async willFetch(message: MessageEntity): Promise<boolean> {
     if (message.resolvedBody !== null) return false;
     const connection = await this.connections.get(message.connectionId);
-    const connector = connection && this.connectors.get(connection.connector);
-    return Boolean(connector?.module.inbound?.resolve && connector.manifest.inbound?.topics.some((t) => t.topic === message.topic && t.resolve));
+    return resolvesTopic(connection && this.connectors.get(connection.connector), message.topic);
   }
 
   /** The canonical events and deliveries of one message, or undefined when it was dead-lettered or waits for a retry. */
@@ -128,7 +127,7 @@ export class TransformService {
     const decoded = decodeBody(inbound, message.editedBody ?? message.rawBody, { connectionId: connection.id, config: connection.config, secrets: connection.secrets });
     if (!decoded.ok) return this.deadLetter(message, decoded.reason, decoded.message, decoded.details);
     let body = decoded.body;
-    if (inbound?.resolve && connector?.manifest.inbound?.topics.some((t) => t.topic === message.topic && t.resolve)) {
+    if (inbound && resolvesTopic(connector, message.topic)) {
       const resolved = message.resolvedBody ?? (await this.resolve(message, body, inbound, connection));
       if (resolved === undefined) return undefined;
       body = resolved;
