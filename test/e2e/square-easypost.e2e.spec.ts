@@ -7,6 +7,7 @@ import { FakeSquare, SquareObject, catalogVariation, startFakeSquare } from '../
 import { FakeDestination } from '../support/sink';
 import { ADMIN_KEY, TestHub, resetDatabase, startHub, waitFor } from '../support/hub';
 import { createDestination, createRoute, createSource, postWebhook } from '../support/fixtures';
+import { queuesDrained } from '../support/queues';
 
 /*
  * Square (thin order webhooks fetched back, inventory counts resolved to SKUs and location codes)
@@ -142,7 +143,7 @@ describe('Square and EasyPost through the hub', () => {
     }, `message ${id} ${status}`, timeoutMs);
 
   it('fetches a thin Square order.updated back and delivers the JPY order exactly; a repeated event_id is a duplicate that fetches nothing', async () => {
-    const { source } = await squareToSink('order.updated');
+    const { source, destination } = await squareToSink('order.updated');
     const body = jpyOrderUpdated();
 
     const accepted = await postSquare(source, body);
@@ -214,10 +215,17 @@ describe('Square and EasyPost through the hub', () => {
     const again = await postSquare(source, body);
     expect(again.status).toBe(200);
     expect(again.body).toEqual({ messageId, status: 'duplicate' });
-    await new Promise((r) => setTimeout(r, 750));
-    expect(square.orderFetches()).toHaveLength(1);
-    expect(sink.requests).toHaveLength(1);
-    expect((await hub.admin.get(`/api/messages?connectionId=${source.id}`)).body.items).toHaveLength(1);
+    // A later notification (another order): its transform is enqueued after anything the duplicate could
+    // have enqueued. Once it is delivered and no job is left, a second fetch or delivery would have happened.
+    const markerOrderId = 'MarkerOrder00000000000000000';
+    square.state.orders.set(markerOrderId, { ...JPY_ORDER, id: markerOrderId });
+    const marker = await postSquare(source, jpyOrderUpdated(randomUUID(), markerOrderId));
+    expect(marker.status).toBe(202);
+    await waitFor(async () => sink.requests.find((r) => (r.json as { id: string }).id === marker.body.messageId), 'the later notification at the destination');
+    await queuesDrained(hub, [destination.id]);
+    expect(square.orderFetches().map((f) => f.request.path)).toEqual([`/v2/orders/${JPY_ORDER_ID}`, `/v2/orders/${markerOrderId}`]);
+    expect(sink.requests.map((r) => (r.json as { id: string }).id)).toEqual([messageId, marker.body.messageId]);
+    expect(((await hub.admin.get(`/api/messages?connectionId=${source.id}`)).body.items as Array<{ id: string }>).map((m) => m.id).sort()).toEqual([messageId, marker.body.messageId].sort());
   });
 
   it('waits out a 429 with Retry-After: 1 on the order fetch, then delivers once', async () => {
@@ -227,7 +235,7 @@ describe('Square and EasyPost through the hub', () => {
       body: { errors: [{ category: 'RATE_LIMIT_ERROR', code: 'RATE_LIMITED', detail: 'Too many requests.' }] },
     });
     // Short backoffs: only the Retry-After can make the hub wait a whole second.
-    const { source } = await squareToSink('order.updated');
+    const { source, destination } = await squareToSink('order.updated');
     const accepted = await postSquare(source, jpyOrderUpdated());
     expect(accepted.status).toBe(202);
     const messageId = accepted.body.messageId as string;
@@ -240,14 +248,16 @@ describe('Square and EasyPost through the hub', () => {
     expect(detail).toMatchObject({ transformAttempts: 1, reasonCode: null, error: null });
     expect(detail.deliveries).toEqual([expect.objectContaining({ status: 'delivered' })]);
     expect(detail.resolvedBody).toContain(`"order":${JSON.stringify({ order: JPY_ORDER })}`);
-    await new Promise((r) => setTimeout(r, 300));
+    // No transform or delivery job left (a second retry, a repeated job): a second delivery would have been sent.
+    await queuesDrained(hub, [destination.id]);
+    expect(square.orderFetches()).toHaveLength(2);
     expect(sink.requests).toHaveLength(1);
     expect((sink.requests[0]!.json as { data: unknown }).data).toEqual(JPY_CANONICAL);
     expect((await hub.admin.get(`/api/dead-letters?connectionId=${source.id}`)).body.items).toEqual([]);
   });
 
   it('dead-letters the message at the transform stage when Square answers the fetch 404, with Square\'s error detail', async () => {
-    const { source } = await squareToSink('order.updated');
+    const { source, destination } = await squareToSink('order.updated');
     const missing = 'GoneOrder0000000000000000000';
     const accepted = await postSquare(source, jpyOrderUpdated(randomUUID(), missing));
     expect(accepted.status).toBe(202);
@@ -268,7 +278,8 @@ describe('Square and EasyPost through the hub', () => {
     expect(deadLetters[0]!.error).toContain('404');
     expect(deadLetters[0]!.error).toContain('NOT_FOUND');
     expect(deadLetters[0]!.error).toContain(`Could not find an order with id \`${missing}\`.`);
-    await new Promise((r) => setTimeout(r, 500));
+    // No resolve retry is waiting in the transform queue (a retry would have fetched again) and nothing was routed.
+    await queuesDrained(hub, [destination.id]);
     expect(square.orderFetches()).toHaveLength(1);
     expect(sink.requests).toHaveLength(0);
 
@@ -289,7 +300,7 @@ describe('Square and EasyPost through the hub', () => {
   it("dead-letters the message once the source connection's attempt budget is spent on a failing fetch", async () => {
     const unavailable = { status: 503, body: { errors: [{ category: 'API_ERROR', code: 'SERVICE_UNAVAILABLE', detail: 'Square is down for maintenance.' }] } };
     square.answerNextOrderFetches(unavailable, unavailable, unavailable, unavailable, unavailable);
-    const { source } = await squareToSink('order.updated', { maxAttempts: 3 });
+    const { source, destination } = await squareToSink('order.updated', { maxAttempts: 3 });
     const accepted = await postSquare(source, jpyOrderUpdated());
     expect(accepted.status).toBe(202);
     const messageId = accepted.body.messageId as string;
@@ -303,7 +314,8 @@ describe('Square and EasyPost through the hub', () => {
     expect(deadLetter!.error).toContain('503');
     expect(deadLetter!.error).toContain('Square is down for maintenance.');
     expect(deadLetter!.error).toContain('gave up after 3 attempts');
-    await new Promise((r) => setTimeout(r, 500));
+    // No fourth resolve attempt is waiting in the transform queue, and nothing was routed.
+    await queuesDrained(hub, [destination.id]);
     expect(square.orderFetches()).toHaveLength(3);
     expect(sink.requests).toHaveLength(0);
     // Three fetches failed, as the dead letter says; the message's count of failed resolve attempts must agree.
@@ -378,7 +390,7 @@ describe('Square and EasyPost through the hub', () => {
   });
 
   it('answers 401 SIGNATURE_INVALID to a Square webhook whose signature does not match, and stores nothing', async () => {
-    const { source } = await squareToSink('order.updated');
+    const { source, destination } = await squareToSink('order.updated');
     const body = jpyOrderUpdated();
     const good = squareSignature(source.webhookUrl, body);
     const oneCharChanged = `${good[0] === 'A' ? 'B' : 'A'}${good.slice(1)}`;
@@ -396,12 +408,18 @@ describe('Square and EasyPost through the hub', () => {
       expect([what, res.status, res.body.error?.code]).toEqual([what, 401, 'SIGNATURE_INVALID']);
       expect(res.body.error.message).toContain('signature');
     }
-    await new Promise((r) => setTimeout(r, 300));
     expect((await hub.admin.get(`/api/messages?connectionId=${source.id}`)).body.items).toEqual([]);
-    expect(square.server.requests).toEqual([]);
-    expect(sink.requests).toEqual([]);
-    // The same body with its right signature is accepted: the refusals were about the signatures.
-    expect((await postSquare(source, body, good)).status).toBe(202);
+    // The same body with its right signature is accepted (not a duplicate): the refusals were about the signatures.
+    const accepted = await postSquare(source, body, good);
+    expect(accepted.status).toBe(202);
+    expect(accepted.body.status).toBe('accepted');
+    // It is queued behind anything a refused one could have started: once it is delivered and no job is
+    // left, a refused webhook that had got through would have fetched and been delivered too.
+    await messageIn(accepted.body.messageId as string, 'completed');
+    await queuesDrained(hub, [destination.id]);
+    expect(((await hub.admin.get(`/api/messages?connectionId=${source.id}`)).body.items as Array<{ id: string }>).map((m) => m.id)).toEqual([accepted.body.messageId]);
+    expect(square.orderFetches()).toHaveLength(1);
+    expect(sink.requests.map((r) => (r.json as { id: string }).id)).toEqual([accepted.body.messageId]);
   });
 
   it('delivers an EasyPost tracker.updated (secret with an é) as tracking.updated; a repeated event id is a duplicate', async () => {
@@ -446,9 +464,13 @@ describe('Square and EasyPost through the hub', () => {
 
     // The same secret typed decomposed on another connection verifies the same signature.
     const nfd = await connection({ connector: 'easypost', config: {}, secrets: { webhookSecret: EASYPOST_SECRET_NFD }, delivery: FAST });
-    expect((await post(nfd.id)).status).toBe(202);
+    const later = await post(nfd.id);
+    expect(later.status).toBe(202);
 
-    await new Promise((r) => setTimeout(r, 500));
+    // That webhook came after the duplicate, so its transform is queued behind anything the duplicate
+    // could have enqueued: once it is done (it has no route) and no job is left, a second delivery would have been sent.
+    await messageIn(later.body.messageId as string, 'completed');
+    await queuesDrained(hub, [destination.id]);
     expect(sink.requests).toHaveLength(1);
     expect((await hub.admin.get(`/api/messages?connectionId=${source.id}`)).body.items).toHaveLength(1);
   });
@@ -555,7 +577,8 @@ describe('Square and EasyPost through the hub', () => {
       expect(deadLetters[0]!.error).toContain('TRACKER.CREATE.ERROR');
       expect(deadLetters[0]!.error).toContain('In test mode, only test tracking numbers are valid.');
       expect((await message(messageId)).status).toBe('completed');
-      await new Promise((r) => setTimeout(r, 300));
+      // No retry job is left in the destination's queue: a retried 422 would have asked EasyPost again.
+      await queuesDrained(hub, [destination.id]);
       expect(easypost.trackerRequests()).toHaveLength(1);
     });
 

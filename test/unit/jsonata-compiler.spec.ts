@@ -162,11 +162,19 @@ describe('jsonata-compiler gives what jsonata gives', () => {
     expect(errors).toBeGreaterThan(30);
   });
 
-  it('a compiled expression can be evaluated many times and keeps no state between evaluations', () => {
-    const compiled = compiler.compile('($n := $count(items); items.{"sku": sku, "of": $n})');
-    const first = jsonOf(compiled.evaluate(INPUTS.order));
-    compiled.evaluate(INPUTS.oneItem);
-    expect(jsonOf(compiled.evaluate(INPUTS.order))).toBe(first);
+  it('a compiled expression can be evaluated many times and keeps no state between evaluations', async () => {
+    // One compiled expression, evaluated over and over on different inputs: each answer must be what
+    // jsonata answers for that input alone (a leftover binding or sequence flag would show here).
+    const expression = '($n := $count(items); $seen := items.sku; items.{"sku": sku, "of": $n, "all": $seen})';
+    const compiled = compiler.compile(expression);
+    const sequence = ['order', 'oneItem', 'order', 'topArray', 'oneItem', 'oneItem', 'order', 'scalar', 'order'];
+    const differences: string[] = [];
+    for (const [i, name] of sequence.entries()) {
+      const expected = await viaJsonata(expression, INPUTS[name]);
+      const actual = { ok: true, json: jsonOf(compiled.evaluate(structuredClone(INPUTS[name]))) };
+      if (!expected.ok || actual.json !== expected.json) differences.push(`#${i} ${name}: jsonata ${expected.ok ? expected.json : `threw ${expected.error}`}, compiled ${actual.json}`);
+    }
+    expect(differences).toEqual([]);
   });
 });
 
@@ -222,14 +230,24 @@ describe('jsonata-compiler leaves what it does not cover to jsonata', () => {
     expect(() => compiler.compile(expression)).toThrow(UnsupportedExpression);
   });
 
-  it('a syntax error is jsonata\'s own', () => {
-    let thrown: unknown;
-    try {
-      compiler.compile('items[');
-    } catch (error) {
-      thrown = error;
-    }
+  it.each([['items['], ['{ "a": '], ['$sum(1,'], ['items[0]]'], ['"unterminated']])('a syntax error is jsonata\'s own: %s', (expression) => {
+    const thrownBy = (run: () => unknown): unknown => {
+      try {
+        run();
+      } catch (error) {
+        return error;
+      }
+      throw new Error(`${expression} compiled`);
+    };
+    const thrown = thrownBy(() => compiler.compile(expression)) as { code?: string; position?: number; token?: string; message?: string };
+    const reference = thrownBy(() => jsonata(expression)) as typeof thrown;
     expect(thrown).not.toBeInstanceOf(UnsupportedExpression);
-    expect((thrown as { code?: string }).code).toMatch(/^S0/);
+    expect(reference.code).toMatch(/^S0/);
+    expect({ code: thrown.code, position: thrown.position, token: thrown.token, message: thrown.message }).toEqual({
+      code: reference.code,
+      position: reference.position,
+      token: reference.token,
+      message: reference.message,
+    });
   });
 });
