@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { DEFAULT_DELIVERY_SETTINGS } from '@omnihub/persistence';
 import { TestHub, resetDatabase, startHub, waitFor } from '../support/hub';
 import { FakeDestination } from '../support/sink';
 import { canonicalOrder, createSource, postWebhook, routedSource, SIGNING_SECRET } from '../support/fixtures';
@@ -46,7 +47,7 @@ describe('admin API', () => {
     const created = await createSource(hub);
     const res = await hub.admin.patch(`/api/connections/${created.id}`, { name: 'renamed', delivery: { maxAttempts: 3 } });
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ name: 'renamed', delivery: { maxAttempts: 3, concurrency: 10 }, secrets: { signingSecret: '***' } });
+    expect(res.body).toMatchObject({ name: 'renamed', delivery: { maxAttempts: 3, concurrency: DEFAULT_DELIVERY_SETTINGS.concurrency }, secrets: { signingSecret: '***' } });
   });
 
   it('rejects bad input with a stable code and the offending path', async () => {

@@ -1,27 +1,35 @@
-import { createHmac, randomUUID } from 'node:crypto';
+import { createHmac, randomInt, randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TestHub } from './hub';
 
 export const SIGNING_SECRET = 'whsec_test_5f1d2c';
 
-/** The canonical data of a realistic order (shared fixture), with its ids made unique per call. */
+/**
+ * The canonical data of a realistic order (shared fixture), its id made unique per call: each is
+ * another order, so the hub neither supersedes one with another nor serialises their deliveries.
+ */
 export function canonicalOrder(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   const envelope = JSON.parse(fs.readFileSync(path.join(__dirname, '../fixtures/canonical/order.created.json'), 'utf8')) as { data: Record<string, unknown> };
-  return { ...envelope.data, ...overrides };
+  const id = String(randomInt(1e12, 2 ** 47));
+  return { ...envelope.data, externalIds: { shopify: id, 'shopify.gid': `gid://shopify/Order/${id}` }, ...overrides };
 }
 
 export function sign(body: string, secret = SIGNING_SECRET): string {
   return `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
 }
 
-/** A generic-http source connection that verifies `x-signature: sha256=<hex>` and dedupes on `x-delivery-id`. */
-export async function createSource(hub: TestHub, config: Record<string, unknown> = {}): Promise<{ id: string; webhookUrl: string }> {
+/**
+ * A generic-http source connection that verifies `x-signature: sha256=<hex>` and dedupes on `x-delivery-id`.
+ * `delivery`: its retry settings, which a source's transform stage uses (attempt budget and backoff).
+ */
+export async function createSource(hub: TestHub, config: Record<string, unknown> = {}, delivery?: Record<string, number>): Promise<{ id: string; webhookUrl: string }> {
   const response = await hub.admin.post('/api/connections', {
     connector: 'generic-http',
     name: `source-${randomUUID().slice(0, 6)}`,
     config: { signatureHeader: 'x-signature', signatureEncoding: 'hex', signaturePrefix: 'sha256=', deliveryIdHeader: 'x-delivery-id', eventTypeHeader: 'x-event-type', ...config },
     secrets: { signingSecret: SIGNING_SECRET },
+    ...(delivery ? { delivery } : {}),
   });
   if (response.status !== 201) throw new Error(`creating source failed: ${response.status} ${JSON.stringify(response.body)}`);
   return response.body as { id: string; webhookUrl: string };

@@ -25,6 +25,11 @@ export class FakeDestination {
   readonly requests: SinkRequest[] = [];
   private script: SinkResponse[] = [];
   fallback: SinkResponse = { status: 200, body: '{"ok":true}' };
+  /** Requests being answered right now, and the most there ever were at once. */
+  inFlight = 0;
+  maxInFlight = 0;
+  /** Answers each request instead of the script when set (e.g. by what the request carries). */
+  answer: ((request: SinkRequest) => SinkResponse) | undefined;
   private server: http.Server;
   url = '';
 
@@ -40,9 +45,13 @@ export class FakeDestination {
         } catch {
           json = null;
         }
-        this.requests.push({ at: Date.now(), path: req.url ?? '/', headers: req.headers, body, json });
-        const answer = this.script.shift() ?? this.fallback;
+        const request = { at: Date.now(), path: req.url ?? '/', headers: req.headers, body, json };
+        this.requests.push(request);
+        this.inFlight++;
+        this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+        const answer = this.answer?.(request) ?? this.script.shift() ?? this.fallback;
         const send = () => {
+          this.inFlight--;
           if (res.destroyed) return;
           res.writeHead(answer.status, { 'content-type': 'application/json', ...answer.headers });
           res.end(answer.body ?? (answer.status < 300 ? '{"ok":true}' : `{"error":"status ${answer.status}"}`));

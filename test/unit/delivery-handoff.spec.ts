@@ -2,7 +2,7 @@ import { DeliveryStatus } from '@omnihub/persistence';
 import { DeliveryHandoff, LoadedDelivery } from '../../apps/worker/src/delivery/delivery-handoff';
 
 const loaded = (id: string): LoadedDelivery => ({
-  delivery: { id, messageId: `m-${id}`, destinationConnectionId: 'dest', status: DeliveryStatus.PENDING, attempts: 0, roundStartAttempts: 0, dataOverride: null },
+  delivery: { id, messageId: `m-${id}`, destinationConnectionId: 'dest', entityKey: null, entityVersion: null, status: DeliveryStatus.PENDING, attempts: 0, roundStartAttempts: 0, dataOverride: null },
   stored: { eventJson: '{}', eventId: `m-${id}`, eventType: 'order.created' },
 });
 

@@ -5,6 +5,7 @@ import { AuditService } from './admin/audit.service';
 import { ConnectionsController } from './admin/connections.controller';
 import { ConnectorsController } from './admin/connectors.controller';
 import { DeadLettersController } from './admin/dead-letters.controller';
+import { DeliveriesController } from './admin/deliveries.controller';
 import { DeadLettersService } from './admin/dead-letters.service';
 import { MappingsController } from './admin/mappings.controller';
 import { MessagesController } from './admin/messages.controller';
@@ -18,7 +19,7 @@ import { IngressService } from './ingress/ingress.service';
 
 /** The api role: webhook ingress (registered as a raw Fastify route, see webhook-route.ts) and the admin API. */
 @Module({
-  controllers: [ApiKeysController, ConnectorsController, ConnectionsController, RoutesController, MappingsController, MessagesController, DeadLettersController, StatsController, XrefsController],
+  controllers: [ApiKeysController, ConnectorsController, ConnectionsController, RoutesController, MappingsController, MessagesController, DeadLettersController, DeliveriesController, StatsController, XrefsController],
   providers: [
     IngressService,
     ApiKeysService,

@@ -6,6 +6,7 @@ import { ConnectorContexts } from './connector-contexts';
 import { DeliveryHandoff } from './delivery/delivery-handoff';
 import { DeliveryWorkerPool } from './delivery/delivery-worker-pool';
 import { DeliveryLedger } from './delivery/delivery-ledger';
+import { CircuitBreakers } from './delivery/circuit-breaker';
 import { DeliveryService } from './delivery/delivery.service';
 import { RelayService } from './relay/relay.service';
 import { TransformProcessor } from './transform/transform.processor';
@@ -23,7 +24,7 @@ const PROCESSORS = [TransformProcessor];
     }),
     BullModule.registerQueue({ name: QueueName.TRANSFORM }),
   ],
-  providers: [...PROCESSORS, TransformService, ConnectorContexts, DeliveryService, DeliveryHandoff, DeliveryLedger, DeliveryWorkerPool, RelayService],
+  providers: [...PROCESSORS, TransformService, ConnectorContexts, DeliveryService, CircuitBreakers, DeliveryHandoff, DeliveryLedger, DeliveryWorkerPool, RelayService],
 })
 export class WorkerModule implements OnModuleInit, BeforeApplicationShutdown {
   constructor(

@@ -8,3 +8,4 @@ export * from './config.module';
 export * from './ids';
 export * from './metrics';
 export * from './timeout';
+export * from './supersession';

@@ -30,6 +30,13 @@ export class HubMetrics {
     registers: [this.registry],
   });
 
+  readonly transformRetries = new Counter({
+    name: 'omnihub_transform_retries_total',
+    help: 'Transform runs that failed for a reason other than the payload (the database, Redis, a crash) and were scheduled again, by source connection.',
+    labelNames: ['connection'] as const,
+    registers: [this.registry],
+  });
+
   readonly deliveryAttempts = new Counter({
     name: 'omnihub_delivery_attempts_total',
     help: 'Delivery attempts recorded, by destination connection, outcome and reason code.',

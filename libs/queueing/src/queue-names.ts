@@ -24,6 +24,8 @@ export interface TransformJobData {
 
 export interface DeliverJobData {
   deliveryId: string;
+  /** Since when an open circuit has held this delivery (epoch ms), when it was held before this job. */
+  heldSince?: number;
 }
 
 /**

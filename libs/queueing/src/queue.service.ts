@@ -17,12 +17,16 @@ import { createRedis } from './redis';
 /** Finished jobs are removed at once: the database keeps the history, and job ids become free for replays. */
 const JOB_DEFAULTS: JobsOptions = { removeOnComplete: true, removeOnFail: true, attempts: 1 };
 const TRANSFORM_CHUNK = 25;
+/** BullMQ's own Queue.rateLimit sets the limiter key to this, for as long as the hold lasts. */
+const HOLD_AT_LEAST = `if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], '9007199254740991', 'PX', ARGV[1]) end return 1`;
 
 export interface DeliverEnqueue {
   deliveryId: string;
   destinationConnectionId: string;
   attempts: number;
   delayMs?: number;
+  /** Since when an open circuit has held it (epoch ms), carried across its probe's retry. */
+  heldSince?: number;
 }
 
 /** The producer side of every queue. One shared Redis connection for all producers. */
@@ -98,7 +102,7 @@ export class QueueService implements OnApplicationShutdown {
         this.queue(name).addBulk(
           group.map((item) => ({
             name: JobName.DELIVER,
-            data: { deliveryId: item.deliveryId } satisfies DeliverJobData,
+            data: (item.heldSince ? { deliveryId: item.deliveryId, heldSince: item.heldSince } : { deliveryId: item.deliveryId }) satisfies DeliverJobData,
             opts: { ...JOB_DEFAULTS, jobId: deliverJobId(item.deliveryId, item.attempts), delay: item.delayMs && item.delayMs > 0 ? item.delayMs : undefined },
           })),
         ),
@@ -106,31 +110,19 @@ export class QueueService implements OnApplicationShutdown {
     );
   }
 
-  /** Holds a destination's queue: no worker in any process takes its jobs for `ms` (BullMQ's queue rate limit). */
-  async holdDeliveries(destinationConnectionId: string, ms: number): Promise<void> {
-    await this.queue(deliverQueueName(destinationConnectionId)).rateLimit(Math.max(1, Math.ceil(ms)));
-  }
-
   /**
-   * A destination's circuit state, shared through Redis so that every api process can show what
-   * the worker that tripped it knows. `null` clears it (the circuit closed). It expires on its own
-   * after `ttlMs`, so a worker that died with an open circuit does not leave it shown for ever.
+   * Holds a destination's queue: no worker in any process takes its jobs for `ms` (BullMQ's queue
+   * rate limit). Only ever lengthens a hold: a 429's short Retry-After must not end an open
+   * circuit's longer one.
    */
-  async publishCircuit(destinationConnectionId: string, state: object | null, ttlMs = 0): Promise<void> {
-    const key = this.circuitKey(destinationConnectionId);
-    if (state === null) await this.connection.del(key);
-    else await this.connection.set(key, JSON.stringify(state), 'PX', Math.max(1000, Math.ceil(ttlMs)));
+  async holdDeliveries(destinationConnectionId: string, ms: number): Promise<void> {
+    const queue = this.queue(deliverQueueName(destinationConnectionId));
+    await this.connection.eval(HOLD_AT_LEAST, 1, queue.keys.limiter, Math.max(1, Math.ceil(ms)));
   }
 
-  /** Circuit states of several connections in one round trip, in the order asked (`null` = closed). */
-  async circuitsOf(connectionIds: string[]): Promise<unknown[]> {
-    if (connectionIds.length === 0) return [];
-    const texts = await this.connection.mget(connectionIds.map((id) => this.circuitKey(id)));
-    return texts.map((text) => (text ? (JSON.parse(text) as unknown) : null));
-  }
-
-  private circuitKey(destinationConnectionId: string): string {
-    return `${this.config.queuePrefix}:circuit:${destinationConnectionId}`;
+  /** A destination's concurrency as a limit across every worker process (BullMQ global concurrency). */
+  async limitDeliveryConcurrency(destinationConnectionId: string, concurrency: number): Promise<void> {
+    await this.queue(deliverQueueName(destinationConnectionId)).setGlobalConcurrency(concurrency);
   }
 
   /** After the workers stopped (before-shutdown phase), so no job is left without its producers. */

@@ -34,3 +34,14 @@ export function redisOptionsFromUrl(url: string): RedisOptions {
     maxRetriesPerRequest: null,
   };
 }
+
+/**
+ * The connection with single-key Lua scripts defined on it as commands (ioredis sends each by its
+ * digest, loading it on first use). Defining one twice is a no-op, so several users may share one connection.
+ */
+export function withScripts<T>(redis: IORedis, scripts: Record<string, string>): IORedis & T {
+  for (const [name, lua] of Object.entries(scripts)) {
+    if (!(name in redis)) redis.defineCommand(name, { numberOfKeys: 1, lua });
+  }
+  return redis as IORedis & T;
+}

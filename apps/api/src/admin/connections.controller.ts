@@ -6,7 +6,7 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import { HubError } from '@omnihub/core';
 import { ConnectorRegistry } from '@omnihub/connector-sdk';
-import { QueueService } from '@omnihub/queueing';
+import { CircuitStore } from '@omnihub/queueing';
 import { ConnectionEntity, ConnectionStore, DEFAULT_DELIVERY_SETTINGS, DeliverySettings, RouteEntity, RouteStore } from '@omnihub/persistence';
 import { ApiKeyGuard, AuthenticatedRequest, Requires } from '../auth/api-key.guard';
 import { validateAgainst } from '../http/validate-body';
@@ -32,9 +32,12 @@ const DELIVERY_SCHEMA = {
     concurrency: { type: 'integer', minimum: 1, maximum: 1000 },
     ratePerSecond: { type: 'integer', minimum: 0, maximum: 100000 },
     paused: { type: 'boolean' },
-    circuitThreshold: { type: 'integer', minimum: 0, maximum: 1000 },
+    circuitFailureRatePercent: { type: 'integer', minimum: 1, maximum: 100 },
+    circuitMinimumCalls: { type: 'integer', minimum: 0, maximum: 100000 },
+    circuitWindowMs: { type: 'integer', minimum: 1000, maximum: 3600000 },
     circuitOpenMs: { type: 'integer', minimum: 100, maximum: 3600000 },
     circuitMaxOpenMs: { type: 'integer', minimum: 100, maximum: 86400000 },
+    circuitMaxHoldMs: { type: 'integer', minimum: 1000, maximum: 30 * 86400000 },
   },
 };
 const CREATE_SCHEMA = {
@@ -61,7 +64,7 @@ export class ConnectionsController {
     @InjectRepository(ConnectionEntity) private readonly connections: Repository<ConnectionEntity>,
     @InjectRepository(RouteEntity) private readonly routes: Repository<RouteEntity>,
     private readonly store: ConnectionStore,
-    private readonly queues: QueueService,
+    private readonly circuits: CircuitStore,
     private readonly routeStore: RouteStore,
     private readonly registry: ConnectorRegistry,
     private readonly ingress: IngressService,
@@ -94,7 +97,7 @@ export class ConnectionsController {
   @Get()
   async list() {
     const entities = await this.connections.find({ order: { createdAt: 'ASC' } });
-    const circuits = await this.queues.circuitsOf(entities.map((c) => c.id));
+    const circuits = await this.circuits.snapshots(entities.map((c) => c.id));
     return { items: entities.map((c, i) => ({ ...this.view(c), circuit: circuits[i] })) };
   }
 
@@ -102,7 +105,7 @@ export class ConnectionsController {
   @Get(':id')
   async get(@Param('id') id: string) {
     const entity = await this.find(id);
-    const [circuit] = await this.queues.circuitsOf([id]);
+    const [circuit] = await this.circuits.snapshots([id]);
     return { ...this.view(entity), circuit };
   }
 

@@ -85,6 +85,41 @@ export class DeadLettersService {
     return this.find(id);
   }
 
+  /**
+   * Replays one delivery by its id: a dead-lettered one through its dead letter; a superseded one
+   * (a newer version of its entity was delivered first) only when forced, since sending it
+   * overwrites newer data at the destination. A forced one goes without its version, so the stale
+   * check lets it through and it never counts as the newest delivered.
+   */
+  async replayDelivery(id: string, options: { force?: boolean } = {}): Promise<DeliveryEntity> {
+    const delivery = await this.deliveries.findOneBy({ id });
+    if (!delivery) throw HubError.notFound('delivery', id);
+    if (delivery.status === DeliveryStatus.DEAD_LETTERED) {
+      const deadLetter = await this.deadLetters.findOneBy({ deliveryId: id, status: 'open' });
+      if (!deadLetter) throw HubError.conflict(`delivery ${id} is dead-lettered and its dead letter is not open`);
+      await this.replay(deadLetter.id);
+    } else if (delivery.status === DeliveryStatus.SUPERSEDED) {
+      if (!options.force) {
+        throw new HubError(
+          ReasonCode.STALE_UPDATE,
+          `delivery ${id} was superseded: ${delivery.lastError ?? 'a newer version was delivered first'}. Replaying it would overwrite newer data at the destination; send {"force": true} to do so anyway`,
+          409,
+        );
+      }
+      const now = new Date();
+      await this.dataSource.transaction(async (manager) => {
+        await manager.update(DeliveryEntity, { id, status: DeliveryStatus.SUPERSEDED }, { status: DeliveryStatus.PENDING, roundStartAttempts: delivery.attempts, nextAttemptAt: null, entityVersion: null, updatedAt: now });
+        await manager.update(MessageEntity, { id: delivery.messageId }, { status: MessageStatus.ROUTED, updatedAt: now });
+      });
+      await this.queues.enqueueDeliveries([{ deliveryId: id, destinationConnectionId: delivery.destinationConnectionId, attempts: delivery.attempts }]);
+    } else if (delivery.status === DeliveryStatus.DELIVERED) {
+      throw HubError.conflict(`delivery ${id} has already been delivered; replaying it would send it twice`);
+    } else {
+      throw HubError.conflict(`delivery ${id} is ${delivery.status}; only dead-lettered and superseded deliveries can be replayed`);
+    }
+    return (await this.deliveries.findOneBy({ id }))!;
+  }
+
   /** Replays every open dead letter that matches; ones that cannot be replayed are counted, not fatal. */
   async replayMany(ids: string[] | undefined, filter: DeadLetterFilter | undefined): Promise<{ queued: number; skipped: Array<{ id: string; reason: string }> }> {
     const targets = ids ?? (await this.deadLetters.find({ select: { id: true }, where: { ...this.where(filter ?? {}), status: 'open' }, take: MAX_BULK })).map((d) => d.id);

@@ -3,7 +3,7 @@ import { StoredEvent } from '@omnihub/connector-sdk';
 import { DeliveryEntity } from '@omnihub/persistence';
 
 /** What a delivery attempt starts from: the delivery's fields and its message's stored event. */
-export type DeliveryToSend = Pick<DeliveryEntity, 'id' | 'messageId' | 'destinationConnectionId' | 'status' | 'attempts' | 'roundStartAttempts' | 'dataOverride'>;
+export type DeliveryToSend = Pick<DeliveryEntity, 'id' | 'messageId' | 'destinationConnectionId' | 'entityKey' | 'entityVersion' | 'status' | 'attempts' | 'roundStartAttempts' | 'dataOverride'>;
 export type LoadedDelivery = { delivery: DeliveryToSend; stored: StoredEvent | null };
 
 /** Few enough that the buffer stays under a megabyte however far the delivery queues fall behind. */

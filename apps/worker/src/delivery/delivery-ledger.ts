@@ -23,6 +23,10 @@ export interface AttemptRecord {
   /** `attempts` when the attempt started; the claim fails if another run recorded it meanwhile. */
   previousAttempts: number;
   outcome: AttemptOutcome;
+  /** The circuit breaker's probe (recorded as such). */
+  probe: boolean;
+  /** False for a retry the open circuit holds: the round's budget is moved on by this attempt. */
+  spendsBudget: boolean;
   startedAt: Date;
   latencyMs: number;
   httpStatus: number | null;
@@ -35,6 +39,7 @@ const STATUS_BY_OUTCOME: Record<AttemptOutcome, DeliveryStatus> = {
   delivered: DeliveryStatus.DELIVERED,
   retry: DeliveryStatus.RETRYING,
   dead_letter: DeliveryStatus.DEAD_LETTERED,
+  superseded: DeliveryStatus.SUPERSEDED,
 };
 const TERMINAL = TERMINAL_DELIVERY_STATUSES as string[];
 
@@ -48,16 +53,16 @@ const ONE_STATEMENT_LEDGER = `
     RETURNING d.id
   ), v AS (
     SELECT * FROM unnest($5::varchar[], $6::int[], $7::varchar[], $8::timestamptz[], $9::varchar[], $10::text[], $11::timestamptz[],
-                         $12::varchar[], $13::timestamptz[], $14::int[], $15::int[], $16::varchar[])
-      AS v(id, prev, status, next_attempt_at, reason_code, last_error, delivered_at, attempt_id, started_at, latency_ms, http_status, outcome)
+                         $12::varchar[], $13::timestamptz[], $14::int[], $15::int[], $16::varchar[], $17::int[], $18::boolean[])
+      AS v(id, prev, status, next_attempt_at, reason_code, last_error, delivered_at, attempt_id, started_at, latency_ms, http_status, outcome, unspent, probe)
   ), won AS (
-    UPDATE deliveries d SET attempts = v.prev + 1, status = v.status, next_attempt_at = v.next_attempt_at, reason_code = v.reason_code,
-      last_error = v.last_error, delivered_at = v.delivered_at, updated_at = $1
+    UPDATE deliveries d SET attempts = v.prev + 1, round_start_attempts = d.round_start_attempts + v.unspent, status = v.status,
+      next_attempt_at = v.next_attempt_at, reason_code = v.reason_code, last_error = v.last_error, delivered_at = v.delivered_at, updated_at = $1
     FROM v WHERE d.id = v.id AND d.attempts = v.prev AND d.status <> ALL($2::varchar[])
     RETURNING d.id, d.message_id, d.status
   ), recorded AS (
-    INSERT INTO delivery_attempts (id, delivery_id, attempt_number, started_at, latency_ms, http_status, outcome, reason_code, error)
-    SELECT v.attempt_id, v.id, v.prev + 1, v.started_at, v.latency_ms, v.http_status, v.outcome, v.reason_code, v.last_error
+    INSERT INTO delivery_attempts (id, delivery_id, attempt_number, started_at, latency_ms, http_status, outcome, reason_code, error, probe)
+    SELECT v.attempt_id, v.id, v.prev + 1, v.started_at, v.latency_ms, v.http_status, v.outcome, v.reason_code, v.last_error, v.probe
     FROM v JOIN won ON won.id = v.id
   ), completed AS (
     UPDATE messages m SET status = '${MessageStatus.COMPLETED}', updated_at = $1
@@ -182,6 +187,8 @@ export class DeliveryLedger {
       records.map((r) => r.latencyMs),
       records.map((r) => r.httpStatus),
       records.map((r) => r.outcome),
+      records.map((r) => (r.spendsBudget ? 0 : 1)),
+      records.map((r) => r.probe),
     ])) as Array<{ id: string }>;
     return new Set(rows.map((row) => row.id));
   }
@@ -208,14 +215,15 @@ export class DeliveryLedger {
           [`reason${i}`]: r.reasonCode,
           [`error${i}`]: r.error,
           [`delivered${i}`]: r.outcome === 'delivered' ? now : null,
+          [`unspent${i}`]: r.spendsBudget ? 0 : 1,
         });
-        return `(:id${i}, ${typed(`prev${i}`, 'integer')}, ${typed(`attempts${i}`, 'integer')}, :status${i}, ${typed(`next${i}`, 'timestamp')}, ${typed(`reason${i}`, 'text')}, ${typed(`error${i}`, 'text')}, ${typed(`delivered${i}`, 'timestamp')})`;
+        return `(:id${i}, ${typed(`prev${i}`, 'integer')}, ${typed(`attempts${i}`, 'integer')}, :status${i}, ${typed(`next${i}`, 'timestamp')}, ${typed(`reason${i}`, 'text')}, ${typed(`error${i}`, 'text')}, ${typed(`delivered${i}`, 'timestamp')}, ${typed(`unspent${i}`, 'integer')})`;
       })
       .join(', ');
     const claimed = await runSql<{ id: string }>(
       manager,
-      `WITH v(id, prev, attempts, status, next_attempt_at, reason_code, last_error, delivered_at) AS (VALUES ${values})
-       UPDATE deliveries SET attempts = v.attempts, status = v.status, next_attempt_at = v.next_attempt_at,
+      `WITH v(id, prev, attempts, status, next_attempt_at, reason_code, last_error, delivered_at, unspent) AS (VALUES ${values})
+       UPDATE deliveries SET attempts = v.attempts, round_start_attempts = deliveries.round_start_attempts + v.unspent, status = v.status, next_attempt_at = v.next_attempt_at,
          reason_code = v.reason_code, last_error = v.last_error, delivered_at = v.delivered_at, updated_at = :now
        FROM v WHERE deliveries.id = v.id AND deliveries.attempts = v.prev AND deliveries.status NOT IN (:...terminal)
        RETURNING deliveries.id`,
@@ -237,6 +245,7 @@ export class DeliveryLedger {
         outcome: r.outcome,
         reasonCode: r.reasonCode,
         error: r.error,
+        probe: r.probe,
       })),
     );
     for (const r of recorded.filter((r) => r.outcome === 'dead_letter')) {

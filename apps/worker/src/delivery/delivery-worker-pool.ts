@@ -1,15 +1,18 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { Worker } from 'bullmq';
+import { DelayedError, Job, Worker } from 'bullmq';
 import { HUB_CONFIG, HubConfig, HubMetrics } from '@omnihub/core';
 import { ConnectorRegistry } from '@omnihub/connector-sdk';
 import { ConnectionStore, LiveConnection } from '@omnihub/persistence';
 import { DeliverJobData, QueueService, deliverQueueName, redisOptionsFromUrl } from '@omnihub/queueing';
-import { CircuitBreakers } from './circuit-breaker';
+import { CircuitAfterAttempt, CircuitBreakers } from './circuit-breaker';
 import { DeliveryService } from './delivery.service';
 
 const SYNC_INTERVAL_MS = 2000;
-/** A published open circuit stays visible this long past its probe time, covering the probe itself. */
-const CIRCUIT_STATE_GRACE_MS = 60_000;
+/**
+ * A destination without a rate limit still gets a BullMQ limiter, this high: BullMQ only honours a
+ * queue's hold (a 429's Retry-After, an open circuit) in workers that have one.
+ */
+const UNLIMITED_RATE = 1_000_000_000;
 
 /**
  * One BullMQ worker per destination connection, so each destination has its own concurrency, rate
@@ -21,7 +24,6 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap {
   private readonly logger = new Logger(DeliveryWorkerPool.name);
   private readonly workers = new Map<string, { worker: Worker; settingsKey: string }>();
   private paused = new Set<string>();
-  private readonly breakers = new CircuitBreakers();
   private timer: NodeJS.Timeout | undefined;
   private syncing: Promise<void> | undefined;
 
@@ -31,6 +33,7 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap {
     private readonly connectors: ConnectorRegistry,
     private readonly deliveries: DeliveryService,
     private readonly queues: QueueService,
+    private readonly breakers: CircuitBreakers,
     private readonly metrics: HubMetrics,
   ) {}
 
@@ -76,17 +79,23 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap {
       const existing = this.workers.get(destination.id);
       if (existing?.settingsKey === settingsKey) continue;
       if (existing) await existing.worker.close();
-      this.workers.set(destination.id, { worker: this.startWorker(destination), settingsKey });
+      try {
+        this.workers.set(destination.id, { worker: await this.startWorker(destination), settingsKey });
+      } catch (error) {
+        this.logger.warn(`delivery worker for ${destination.id} not started: ${(error as Error).message}`);
+      }
     }
   }
 
-  private startWorker(destination: LiveConnection): Worker {
+  private async startWorker(destination: LiveConnection): Promise<Worker> {
     const { concurrency, ratePerSecond } = destination.delivery;
-    const worker = new Worker<DeliverJobData>(deliverQueueName(destination.id), (job) => this.deliver(destination.id, job.data.deliveryId), {
+    // The limit is the queue's, across every worker process; each process may use all of it.
+    await this.queues.limitDeliveryConcurrency(destination.id, Math.max(1, concurrency));
+    const worker = new Worker<DeliverJobData>(deliverQueueName(destination.id), (job, token) => this.deliver(destination.id, job, token), {
       connection: redisOptionsFromUrl(this.config.redisUrl),
       prefix: this.config.queuePrefix,
       concurrency: Math.max(1, concurrency),
-      limiter: ratePerSecond > 0 ? { max: ratePerSecond, duration: 1000 } : undefined,
+      limiter: { max: ratePerSecond > 0 ? ratePerSecond : UNLIMITED_RATE, duration: 1000 },
       lockDuration: this.config.jobLockMs,
       stalledInterval: this.config.jobLockMs,
     });
@@ -97,39 +106,57 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap {
 
   /**
    * One delivery job, through the destination's circuit breaker: while the circuit is open the job
-   * goes back to its queue untouched (no attempt, no retry budget spent) and the queue is held.
+   * goes back to its queue untouched (no attempt, no retry budget spent) and the queue is held, in
+   * every process; one held longer than circuitMaxHoldMs is dead-lettered as CIRCUIT_OPEN. A job
+   * whose entity has another delivery in flight to this destination waits its turn, delayed.
    */
-  private async deliver(destinationId: string, deliveryId: string): Promise<void> {
+  private async deliver(destinationId: string, job: Job<DeliverJobData>, token: string | undefined): Promise<void> {
+    const { deliveryId } = job.data;
     const settings = (await this.connections.get(destinationId))?.delivery;
     if (!settings) {
       await this.deliveries.run(deliveryId); // the destination was deleted meanwhile: the service dead-letters the delivery
       return;
     }
-    const decision = this.breakers.decide(destinationId, settings);
+    const decision = await this.breakers.decide(destinationId, settings);
+    const probe = decision.send && decision.probe;
+    // Held, or the probe of a held queue: since it became due while the circuit was open, or since an earlier job of it was held.
+    const heldSince = decision.send && !decision.probe ? job.data.heldSince : (job.data.heldSince ?? Math.max(job.timestamp + (job.opts.delay ?? 0), decision.openedAt));
+    if ((!decision.send || probe) && Date.now() - heldSince! > settings.circuitMaxHoldMs) {
+      if (probe) await this.breakers.record(destinationId, settings, undefined, true); // frees the probe for another delivery
+      await this.deliveries.giveUpHeld(deliveryId, Date.now() - heldSince!);
+      return;
+    }
     if (!decision.send) {
       await this.queues.holdDeliveries(destinationId, decision.holdMs);
       throw Worker.RateLimitError();
     }
-    const health = await this.deliveries.run(deliveryId);
-    const transition = this.breakers.record(destinationId, settings, health);
-    if (transition) await this.announce(destinationId, transition);
+    const result = await this.deliveries.run(
+      deliveryId,
+      {
+        probe,
+        afterAttempt: async (health) => {
+          const after = await this.breakers.record(destinationId, settings, health, probe);
+          if (after.transition) await this.announce(destinationId, after);
+          // Opened (or a probe failed): hold the queue now, in every process, not when each next asks.
+          if (after.open && after.holdMs > 0) await this.queues.holdDeliveries(destinationId, after.holdMs).catch(() => undefined);
+          return after;
+        },
+      },
+      heldSince,
+    );
+    if (result.kind === 'wait') {
+      if (probe) await this.breakers.record(destinationId, settings, undefined, true); // frees the probe for another delivery
+      await job.moveToDelayed(Date.now() + result.ms, token);
+      throw new DelayedError();
+    }
   }
 
-  private async announce(destinationId: string, transition: 'opened' | 'closed'): Promise<void> {
-    const snapshot = this.breakers.snapshot(destinationId);
+  private async announce(destinationId: string, after: CircuitAfterAttempt): Promise<void> {
+    const transition = after.transition!;
     this.metrics.circuitTransitions.inc({ destination: destinationId, to: transition });
     this.metrics.circuitOpen.set({ destination: destinationId }, transition === 'opened' ? 1 : 0);
-    if (transition === 'opened') {
-      this.logger.warn(`destination ${destinationId}: circuit open after ${snapshot?.consecutiveFailures} consecutive failures; deliveries held until ${snapshot?.probeAt}`);
-    } else {
-      this.logger.log(`destination ${destinationId}: circuit closed, deliveries resume`);
-    }
-    try {
-      const ttlMs = snapshot ? Date.parse(snapshot.probeAt) - Date.now() + CIRCUIT_STATE_GRACE_MS : 0;
-      await this.queues.publishCircuit(destinationId, snapshot, ttlMs);
-    } catch (error) {
-      this.logger.warn(`circuit state of ${destinationId} not published: ${(error as Error).message}`);
-    }
+    if (transition === 'opened') this.logger.warn(`destination ${destinationId}: circuit open; deliveries held for ${Math.round(after.holdMs)} ms, then one probe`);
+    else this.logger.log(`destination ${destinationId}: circuit closed, deliveries resume`);
   }
 
   /** Waits for running deliveries to finish; called by the worker module before shutdown. */

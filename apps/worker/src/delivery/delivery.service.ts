@@ -5,22 +5,45 @@ import { CanonicalEvent, JsonObject, ReasonCode } from '@omnihub/core';
 import { ConnectorRegistry, DeliveryOutcome, RegisteredConnector, StoredEvent, operationFor, outboundDelivery } from '@omnihub/connector-sdk';
 import { CanonicalTransformer } from '@omnihub/mapping';
 import { AttemptOutcome, Batcher, ConnectionStore, DeliveryStatus, LiveConnection, TERMINAL_DELIVERY_STATUSES, runSql } from '@omnihub/persistence';
-import { QueueService } from '@omnihub/queueing';
+import { EntityLocks, QueueService } from '@omnihub/queueing';
 import { retryDelayMs } from './backoff';
-import { DestinationHealth, healthOf } from './circuit-breaker';
+import { CircuitAfterAttempt, DestinationHealth, healthOf } from './circuit-breaker';
 import { ConnectorContexts } from '../connector-contexts';
 import { DeliveryHandoff, LoadedDelivery as Loaded } from './delivery-handoff';
 import { DeliveryLedger } from './delivery-ledger';
 
 /**
- * One delivery attempt: load, send through the destination's connector, record the attempt (the
- * ledger claims the attempt number with a conditional update, so two runs of the same job, which
- * BullMQ's at-least-once delivery allows, never record one attempt twice), then schedule the next
- * attempt if there is one.
+ * What a delivery attempt goes through besides its destination's connector: the destination's
+ * circuit breaker, which says whether this attempt is its probe and hears how the attempt went.
+ */
+export interface AttemptGate {
+  probe: boolean;
+  afterAttempt(health: DestinationHealth): Promise<CircuitAfterAttempt>;
+}
+
+const UNGATED: AttemptGate = { probe: false, afterAttempt: async () => ({ open: false, holdMs: 0 }) };
+
+/** `wait`: another delivery of the same entity is in flight to this destination; run again after `ms`. */
+export type RunResult = { kind: 'done' } | { kind: 'wait'; ms: number };
+
+/** How soon a delivery waiting for its entity's lease asks again. */
+const ENTITY_WAIT_MS = 100;
+/** An entity lease outlives its attempt's timeout by this much (the outcome's commit, a slow event loop). */
+const ENTITY_LEASE_SLACK_MS = 15_000;
+
+type SendOutcome = DeliveryOutcome | { outcome: 'superseded'; reason: ReasonCode; message: string; httpStatus?: undefined };
+
+/**
+ * One delivery attempt: load, take the entity's lease (one delivery per entity and destination in
+ * flight), skip it as superseded if a newer version was delivered, send through the destination's
+ * connector, record the attempt (the ledger claims the attempt number with a conditional update,
+ * so two runs of the same job, which BullMQ's at-least-once delivery allows, never record one
+ * attempt twice), then schedule the next attempt if there is one.
  */
 @Injectable()
 export class DeliveryService {
   private readonly loads = new Batcher<string, Loaded | undefined>((ids) => this.loadBatch(ids), 200);
+  private readonly newest = new Batcher<EntityAtDestination, string | null>((keys) => this.newestDelivered(keys), 200);
 
   constructor(
     private readonly dataSource: DataSource,
@@ -29,45 +52,80 @@ export class DeliveryService {
     private readonly connections: ConnectionStore,
     private readonly connectors: ConnectorRegistry,
     private readonly queues: QueueService,
+    private readonly locks: EntityLocks,
     private readonly contexts: ConnectorContexts,
     private readonly transformer: CanonicalTransformer,
   ) {}
 
-  /** Answers what the attempt showed of the destination's health, for its circuit breaker. */
-  async run(deliveryId: string): Promise<DestinationHealth> {
+  /** `heldSince`: since when an open circuit has held this delivery, if it has. */
+  async run(deliveryId: string, gate: AttemptGate = UNGATED, heldSince?: number): Promise<RunResult> {
     // The stored event is null until the message is routed; it is parsed only if a connector reads it.
     const loaded = this.handoff.take(deliveryId) ?? (await this.loads.submit(deliveryId));
-    if (!loaded || TERMINAL_DELIVERY_STATUSES.includes(loaded.delivery.status)) return undefined;
-    const { delivery, stored } = loaded;
+    if (!loaded || TERMINAL_DELIVERY_STATUSES.includes(loaded.delivery.status)) return DONE;
+    const { delivery } = loaded;
     // Not routed yet (its transform is being retried): the transform enqueues this delivery when done.
-    if (!stored) return undefined;
+    if (!loaded.stored) return DONE;
     const destination = await this.connections.get(delivery.destinationConnectionId);
+    const lease = delivery.entityKey && destination ? { destinationId: destination.id, key: delivery.entityKey } : undefined;
+    if (lease && !(await this.locks.acquire(lease.destinationId, lease.key, deliveryId, destination!.delivery.timeoutMs + ENTITY_LEASE_SLACK_MS))) {
+      return { kind: 'wait', ms: ENTITY_WAIT_MS };
+    }
+    try {
+      await this.attempt(loaded, destination, gate, heldSince);
+    } finally {
+      if (lease) await this.locks.release(lease.destinationId, lease.key, deliveryId).catch(() => undefined); // expires on its own
+    }
+    return DONE;
+  }
+
+  private async attempt({ delivery, stored }: Loaded, destination: LiveConnection | undefined, gate: AttemptGate, heldSince: number | undefined): Promise<void> {
     const registered = destination && this.connectors.get(destination.connector);
     const startedAt = new Date();
-
-    let result: DeliveryOutcome;
+    let result: SendOutcome;
+    let after: CircuitAfterAttempt = { open: false, holdMs: 0 };
     if (!destination || !registered?.module.outbound) {
       result = { outcome: 'reject', reason: ReasonCode.DESTINATION_REJECTED, message: `destination connection ${delivery.destinationConnectionId} does not exist or cannot receive deliveries` };
     } else {
-      this.ledger.attemptStarted(deliveryId, delivery.attempts);
-      result = await this.send(destination, registered, delivery.dataOverride ? withData(stored, delivery.dataOverride) : stored, delivery.id, revisionOf(delivery.dataOverride));
+      const newer = delivery.entityVersion ? await this.newest.submit({ destinationId: destination.id, key: delivery.entityKey!, version: delivery.entityVersion }) : null;
+      if (newer !== null) {
+        result = { outcome: 'superseded', reason: ReasonCode.STALE_UPDATE, message: `not sent: version ${newer} of ${delivery.entityKey} was already delivered to this destination, and this is ${delivery.entityVersion}` };
+        if (gate.probe) await gate.afterAttempt(undefined); // frees the probe for a delivery that will be sent
+      } else {
+        this.ledger.attemptStarted(delivery.id, delivery.attempts);
+        result = await this.send(destination, registered, delivery.dataOverride ? withData(stored!, delivery.dataOverride) : stored!, delivery.id, revisionOf(delivery.dataOverride));
+        // A vendor that says how long to wait (Retry-After, a throttle signal) means the whole
+        // destination, in every process, not only this delivery's next attempt. One that does not
+        // say is left to this delivery's backoff.
+        if (result.outcome === 'retry' && result.reason === ReasonCode.RATE_LIMITED && result.retryAfterMs) {
+          await this.queues.holdDeliveries(destination.id, result.retryAfterMs).catch(() => undefined);
+        }
+        after = await gate.afterAttempt(healthOf(result));
+      }
     }
 
     const attemptNumber = delivery.attempts + 1;
     const maxAttempts = destination?.delivery.maxAttempts ?? 1;
+    // A probe's failure, or a failure the open circuit will now hold, spends no retry budget:
+    // an outage is the breaker's to wait out (up to circuitMaxHoldMs), not each delivery's.
+    const held = result.outcome === 'retry' && (gate.probe || after.open);
     const outcome: AttemptOutcome =
-      result.outcome === 'delivered' ? 'delivered' : result.outcome === 'retry' && attemptNumber - delivery.roundStartAttempts < maxAttempts ? 'retry' : 'dead_letter';
-    const delayMs =
-      outcome === 'retry' && result.outcome === 'retry' && destination
-        ? retryDelayMs(attemptNumber - delivery.roundStartAttempts, destination.delivery, result.retryAfterMs)
-        : 0;
+      result.outcome === 'delivered' || result.outcome === 'superseded'
+        ? result.outcome
+        : result.outcome === 'retry' && (held || attemptNumber - delivery.roundStartAttempts < maxAttempts)
+          ? 'retry'
+          : 'dead_letter';
+    let delayMs = 0;
+    if (held) delayMs = after.holdMs;
+    else if (outcome === 'retry' && result.outcome === 'retry' && destination) delayMs = retryDelayMs(attemptNumber - delivery.roundStartAttempts, destination.delivery, result.retryAfterMs);
 
     const claimed = await this.ledger.record({
-      deliveryId,
+      deliveryId: delivery.id,
       messageId: delivery.messageId,
       destinationConnectionId: delivery.destinationConnectionId,
       previousAttempts: delivery.attempts,
       outcome,
+      probe: gate.probe,
+      spendsBudget: !held,
       startedAt,
       latencyMs: Date.now() - startedAt.getTime(),
       httpStatus: result.httpStatus ?? null,
@@ -76,9 +134,35 @@ export class DeliveryService {
       nextAttemptAt: outcome === 'retry' ? new Date(Date.now() + delayMs) : null,
     });
     if (claimed && outcome === 'retry') {
-      await this.queues.enqueueDeliveries([{ deliveryId, destinationConnectionId: delivery.destinationConnectionId, attempts: attemptNumber, delayMs }]);
+      await this.queues.enqueueDeliveries([
+        { deliveryId: delivery.id, destinationConnectionId: delivery.destinationConnectionId, attempts: attemptNumber, delayMs, heldSince: held ? (heldSince ?? startedAt.getTime()) : undefined },
+      ]);
     }
-    return destination && registered?.module.outbound ? healthOf(result) : undefined;
+  }
+
+  /**
+   * A delivery the open circuit has held longer than the destination's circuitMaxHoldMs: dead-
+   * lettered as CIRCUIT_OPEN without being sent, for a person to replay once the destination is back.
+   */
+  async giveUpHeld(deliveryId: string, heldMs: number): Promise<void> {
+    const loaded = await this.loads.submit(deliveryId);
+    if (!loaded || TERMINAL_DELIVERY_STATUSES.includes(loaded.delivery.status)) return;
+    const { delivery } = loaded;
+    await this.ledger.record({
+      deliveryId,
+      messageId: delivery.messageId,
+      destinationConnectionId: delivery.destinationConnectionId,
+      previousAttempts: delivery.attempts,
+      outcome: 'dead_letter',
+      probe: false,
+      spendsBudget: true,
+      startedAt: new Date(),
+      latencyMs: 0,
+      httpStatus: null,
+      reasonCode: ReasonCode.CIRCUIT_OPEN,
+      error: `not sent: the destination's circuit held this delivery for ${Math.round(heldMs / 1000)} s, longer than its circuitMaxHoldMs`,
+      nextAttemptAt: null,
+    });
   }
 
   /**
@@ -114,7 +198,8 @@ export class DeliveryService {
   private async loadBatch(deliveryIds: string[]): Promise<Array<Loaded | undefined>> {
     const { rows } = await runSql<LoadRow>(
       this.dataSource,
-      `SELECT d.id, d.message_id, d.destination_connection_id, d.status, d.attempts, d.round_start_attempts, d.data_override, d.event_index, m.canonical, m.event_type
+      `SELECT d.id, d.message_id, d.destination_connection_id, d.entity_key, d.entity_version, d.status, d.attempts, d.round_start_attempts, d.data_override,
+              d.event_index, m.canonical, m.event_type
        FROM deliveries d JOIN messages m ON m.id = d.message_id WHERE d.id IN (:...deliveryIds)`,
       { deliveryIds },
     );
@@ -126,6 +211,8 @@ export class DeliveryService {
             id: row.id,
             messageId: row.message_id,
             destinationConnectionId: row.destination_connection_id,
+            entityKey: row.entity_key,
+            entityVersion: row.entity_version,
             status: row.status,
             attempts: Number(row.attempts),
             roundStartAttempts: Number(row.round_start_attempts),
@@ -137,12 +224,47 @@ export class DeliveryService {
     );
     return deliveryIds.map((id) => byId.get(id));
   }
+
+  /**
+   * For each entity, the newest version already delivered to its destination if it is newer than
+   * the one asked about (else null). Concurrent deliveries share one query; the (destination,
+   * entity) index makes each lookup a few rows.
+   */
+  private async newestDelivered(asked: EntityAtDestination[]): Promise<Array<string | null>> {
+    const params: Record<string, unknown> = { delivered: DeliveryStatus.DELIVERED };
+    const pairs = asked.map((a, i) => {
+      params[`d${i}`] = a.destinationId;
+      params[`k${i}`] = a.key;
+      return `(d.destination_connection_id = :d${i} AND d.entity_key = :k${i})`;
+    });
+    const { rows } = await runSql<{ destination_connection_id: string; entity_key: string; newest: string }>(
+      this.dataSource,
+      `SELECT d.destination_connection_id, d.entity_key, MAX(d.entity_version) AS newest FROM deliveries d
+       WHERE d.status = :delivered AND (${pairs.join(' OR ')}) GROUP BY d.destination_connection_id, d.entity_key`,
+      params,
+    );
+    const newest = new Map(rows.map((r) => [`${r.destination_connection_id} ${r.entity_key}`, r.newest]));
+    return asked.map((a) => {
+      const delivered = newest.get(`${a.destinationId} ${a.key}`);
+      return delivered !== undefined && delivered !== null && delivered > a.version ? delivered : null;
+    });
+  }
+}
+
+const DONE: RunResult = { kind: 'done' };
+
+interface EntityAtDestination {
+  destinationId: string;
+  key: string;
+  version: string;
 }
 
 interface LoadRow {
   id: string;
   message_id: string;
   destination_connection_id: string;
+  entity_key: string | null;
+  entity_version: string | null;
   status: DeliveryStatus;
   attempts: number | string;
   round_start_attempts: number | string;

@@ -1,11 +1,12 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { DataSource, In, Repository } from 'typeorm';
-import { CanonicalEvent, ErrorDetail, HubMetrics, ReasonCode, uuidFromName } from '@omnihub/core';
+import { CanonicalEvent, EntityVersion, ErrorDetail, HubMetrics, ReasonCode, entityOf, uuidFromName } from '@omnihub/core';
 import { ConnectorInbound, ConnectorRegistry, Resolved, resolvesTopic } from '@omnihub/connector-sdk';
 import { CanonicalTransformer, CompiledMapping } from '@omnihub/mapping';
 import {
   ConnectionStore,
+  DEFAULT_DELIVERY_SETTINGS,
   DeliveryEntity,
   DeliveryStatus,
   LiveConnection,
@@ -34,6 +35,18 @@ const SQLITE_DELIVERY_CHUNK = 1000;
 /** Transform batches up to this many messages hand their deliveries to the delivery worker (see DeliveryHandoff). */
 const HANDOFF_MAX_BATCH = 8;
 
+/**
+ * The reason recorded for a transform that failed for a reason other than its payload (the database,
+ * Redis, a connector or worker that crashed). DESIGN.md §4's codes are a fixed list and none names an
+ * internal failure; ApiErrorCode.INTERNAL is the admin API's answer to a request, not a processing
+ * reason users filter dead letters on (the columns hold ReasonCodes). NETWORK_ERROR is the retryable
+ * class it belongs to (the stage could not reach what it needed), and the code the resolve stage
+ * already records for a resolver that throws; the error text says what failed.
+ */
+const RUN_FAILED = ReasonCode.NETWORK_ERROR;
+
+/** A message whose transform threw, and what it threw. */
+type Failure = { message: MessageEntity; error: Error };
 /** An event and its JSON text, written once and handed to the first delivery attempt as it is. */
 type EventText = { event: CanonicalEvent; json: string };
 /** canonicalJson: what the message stores (the one event's text, or the array of several). */
@@ -47,6 +60,10 @@ type Routed = { message: MessageEntity; events: EventText[]; canonicalJson: stri
  * Idempotent: a delivery's id is derived from (message, route), so no run can create a second one;
  * messages are routed with a conditional update (only from `received`), so of two runs of the same
  * job only one enqueues; a repeated job for a routed message re-enqueues what is still pending.
+ *
+ * A transform that fails for a reason other than its payload is retried with the source
+ * connection's backoff, on its own, and dead-lettered with its error once the connection's
+ * `maxAttempts` is spent (see recordFailures); it is never left for the relay to revive for ever.
  */
 @Injectable()
 export class TransformService {
@@ -69,11 +86,23 @@ export class TransformService {
   ) {}
 
   async run(messageIds: string[]): Promise<void> {
+    try {
+      await this.transformBatch(messageIds);
+    } catch (error) {
+      await this.afterFailedRun(messageIds, asError(error));
+    }
+  }
+
+  private async transformBatch(messageIds: string[]): Promise<void> {
     const messages = await this.messages.findBy({ id: In(messageIds) });
     const fresh = await this.takeOwnTurns(messages.filter((m) => m.status === MessageStatus.RECEIVED), messageIds.length > 1);
     const alreadyRouted = messages.filter((m) => m.status === MessageStatus.ROUTED);
 
-    const routed = (await Promise.all(fresh.map((message) => this.transformOne(message)))).filter((r): r is Routed => r !== undefined);
+    // A message whose transform throws is charged a failed attempt on its own; the rest of its batch goes on.
+    const crashed: Failure[] = [];
+    const routed = (await Promise.all(fresh.map((message) => this.transformOne(message).catch((error: unknown) => void crashed.push({ message, error: asError(error) })))))
+      .filter((r): r is Routed => r !== undefined);
+    if (crashed.length > 0) await this.recordFailures(crashed);
     const won = await this.store(routed);
     const winners = routed.filter((r) => won.has(r.message.id));
     // A large batch means the hub is behind: its deliveries will wait in their queues longer than
@@ -86,6 +115,84 @@ export class TransformService {
     if (toEnqueue.length === 0) return;
     await this.pool.ensure([...new Set(toEnqueue.map((d) => d.destinationConnectionId))]);
     await this.queues.enqueueDeliveries(toEnqueue.map((d) => ({ deliveryId: d.id, destinationConnectionId: d.destinationConnectionId, attempts: d.attempts })));
+  }
+
+  /**
+   * A run that threw: not because of a payload (those are dead-lettered as they are met) but the
+   * database, Redis or a bug, somewhere no single message can be blamed for (the batch's one write,
+   * say). A batch gives each of its messages still `received` a job of its own, charged nothing: the
+   * innocent ones go through and the one at fault fails again alone, where it is charged. A single
+   * message is charged a failed attempt (recordFailures). Both need the database: when it cannot be
+   * read or written either, the job fails and the relay revives the messages once it has not moved
+   * for a while, which is right, since nothing could be recorded anyway. So does a job with nothing
+   * left to transform (its messages routed, their deliveries not enqueued): the relay enqueues those.
+   */
+  private async afterFailedRun(messageIds: string[], error: Error): Promise<void> {
+    const pending = await this.messages.findBy({ id: In(messageIds), status: MessageStatus.RECEIVED }).catch(() => []);
+    const now = Date.now();
+    if (messageIds.length > 1 && pending.length > 0) {
+      this.logger.warn(`transform of ${messageIds.length} messages failed, each of the ${pending.length} not yet routed retries on its own: ${error.message}`);
+      await this.queues.enqueueTransformRetries(pending.map((m) => ({ messageId: m.id, attempt: m.transformAttempts, delayMs: m.nextAttemptAt ? m.nextAttemptAt.getTime() - now : 0 })));
+      return;
+    }
+    // One waiting out a retry did not run (its turn came early), so the failure is not its attempt.
+    const due = pending.filter((m) => !m.nextAttemptAt || m.nextAttemptAt.getTime() - now <= CLOCK_SLACK_MS);
+    if (messageIds.length > 1 || due.length === 0) throw error;
+    await this.recordFailures(due.map((message) => ({ message, error })));
+  }
+
+  /**
+   * Charges each message a failed transform attempt: it runs again on its own after the source
+   * connection's backoff, or, once the connection's `maxAttempts` is spent, it is dead-lettered with
+   * the error. One budget for the stage: the resolve stage's failed fetches count in the same
+   * `transform_attempts`. The retries are one conditional UPDATE (of two runs of a message that both
+   * failed, one records the attempt and enqueues its retry).
+   */
+  private async recordFailures(failures: Failure[]): Promise<void> {
+    const retries: Array<Failure & { attempt: number; delayMs: number }> = [];
+    for (const failure of failures) {
+      const { message, error } = failure;
+      const settings = (await this.connections.get(message.connectionId))?.delivery ?? DEFAULT_DELIVERY_SETTINGS;
+      const attempt = message.transformAttempts + 1;
+      if (attempt >= settings.maxAttempts) {
+        await this.deadLetter(message, RUN_FAILED, `transform failed: ${error.message} (gave up after ${attempt} attempts)`, [], { transformAttempts: attempt, nextAttemptAt: null });
+      } else {
+        retries.push({ ...failure, attempt, delayMs: retryDelayMs(attempt, settings) });
+      }
+    }
+    if (retries.length === 0) return;
+
+    const now = new Date();
+    const params: Record<string, unknown> = { now, reason: RUN_FAILED, received: MessageStatus.RECEIVED };
+    const values = retries
+      .map((r, i) => {
+        Object.assign(params, {
+          [`id${i}`]: r.message.id,
+          [`previous${i}`]: r.message.transformAttempts,
+          [`attempt${i}`]: r.attempt,
+          [`next${i}`]: new Date(now.getTime() + r.delayMs),
+          [`error${i}`]: `transform failed: ${r.error.message}`,
+        });
+        return `(:id${i}, ${typed(`previous${i}`, 'integer')}, ${typed(`attempt${i}`, 'integer')}, ${typed(`next${i}`, 'timestamp')}, ${typed(`error${i}`, 'text')})`;
+      })
+      .join(', ');
+    const { rows } = await runSql<{ id: string }>(
+      this.dataSource,
+      `WITH v(id, previous, attempt, next_attempt_at, error) AS (VALUES ${values})
+       UPDATE messages SET transform_attempts = v.attempt, next_attempt_at = v.next_attempt_at, reason_code = :reason, error = v.error, updated_at = :now
+       FROM v WHERE messages.id = v.id AND messages.status = :received AND messages.transform_attempts = v.previous
+       RETURNING messages.id`,
+      params,
+    );
+    const recorded = new Set(rows.map((row) => row.id));
+    const scheduled = retries.filter((r) => recorded.has(r.message.id));
+    for (const { message, error, attempt } of scheduled) {
+      this.metrics.transformRetries.inc({ connection: message.connectionId });
+      this.logger.warn(`transform of ${message.id} failed (attempt ${attempt}), retrying: ${error.message}`);
+    }
+    await this.queues
+      .enqueueTransformRetries(scheduled.map((r) => ({ messageId: r.message.id, attempt: r.attempt, delayMs: r.delayMs })))
+      .catch((error: Error) => this.logger.warn(`transform retries left to the relay: ${error.message}`));
   }
 
   /**
@@ -154,7 +261,8 @@ export class TransformService {
       } catch (error) {
         return this.deadLetter(message, ReasonCode.MAPPING_ERROR, `route filter failed: ${(error as Error).message}`);
       }
-      for (const route of matching) deliveries.push(newDelivery(message.id, route, index, now));
+      const entity = entityOf(events[index].event, message.connectionId);
+      for (const route of matching) deliveries.push(newDelivery(message.id, route, index, entity, now));
     }
     // One event is stored as itself (every message before several existed, and the fat-webhook path);
     // a mapping's array as an array, even of one: the ids (`<message>:<i>`) say which it was.
@@ -234,7 +342,7 @@ export class TransformService {
       this.dataSource,
       `WITH v(id, canonical, event_type, status) AS (VALUES ${values})
        UPDATE messages SET canonical = v.canonical, event_type = v.event_type, status = v.status,
-         reason_code = NULL, error = NULL, updated_at = :now
+         reason_code = NULL, error = NULL, next_attempt_at = NULL, updated_at = :now
        FROM v WHERE messages.id = v.id AND messages.status = :received
        RETURNING messages.id`,
       params,
@@ -252,12 +360,13 @@ export class TransformService {
     const deliveries = routed.flatMap((r) => r.deliveries);
     const rows = (await this.dataSource.query(
       `WITH inserted AS (
-         INSERT INTO deliveries (id, message_id, route_id, event_index, destination_connection_id, status, attempts, round_start_attempts, created_at, updated_at)
-         SELECT d.id, d.message_id, d.route_id, d.event_index, d.destination_connection_id, '${DeliveryStatus.PENDING}', 0, 0, $1, $1
-         FROM unnest($2::varchar[], $3::varchar[], $4::varchar[], $10::int[], $5::varchar[]) AS d(id, message_id, route_id, event_index, destination_connection_id)
+         INSERT INTO deliveries (id, message_id, route_id, event_index, destination_connection_id, entity_key, entity_version, status, attempts, round_start_attempts, created_at, updated_at)
+         SELECT d.id, d.message_id, d.route_id, d.event_index, d.destination_connection_id, d.entity_key, d.entity_version, '${DeliveryStatus.PENDING}', 0, 0, $1, $1
+         FROM unnest($2::varchar[], $3::varchar[], $4::varchar[], $10::int[], $5::varchar[], $11::varchar[], $12::varchar[])
+           AS d(id, message_id, route_id, event_index, destination_connection_id, entity_key, entity_version)
          ON CONFLICT DO NOTHING
        ), routed AS (
-         UPDATE messages SET canonical = v.canonical, event_type = v.event_type, status = v.status, reason_code = NULL, error = NULL, updated_at = $1
+         UPDATE messages SET canonical = v.canonical, event_type = v.event_type, status = v.status, reason_code = NULL, error = NULL, next_attempt_at = NULL, updated_at = $1
          FROM unnest($6::varchar[], $7::text[], $8::varchar[], $9::varchar[]) AS v(id, canonical, event_type, status)
          WHERE messages.id = v.id AND messages.status = '${MessageStatus.RECEIVED}'
          RETURNING messages.id
@@ -274,6 +383,8 @@ export class TransformService {
         routed.map((r) => r.eventType),
         routed.map((r) => (r.deliveries.length > 0 ? MessageStatus.ROUTED : MessageStatus.COMPLETED)),
         deliveries.map((d) => d.eventIndex),
+        deliveries.map((d) => d.entityKey),
+        deliveries.map((d) => d.entityVersion),
       ],
     )) as Array<{ id: string }>;
     return new Set(rows.map((row) => row.id));
@@ -306,12 +417,20 @@ export class TransformService {
     const opened = await this.dataSource.transaction(async (manager) => {
       const { affected } = await manager.update(MessageEntity, { id: message.id, status: MessageStatus.RECEIVED }, { status: MessageStatus.DEAD_LETTERED, reasonCode, error, updatedAt: new Date(), ...resolveState });
       if (!affected) return false;
+      // SQLite writes a run's deliveries before it routes the messages (see store): a run that failed
+      // in between left deliveries of a message never routed. They go with it, or the relay would
+      // enqueue them on every sweep; a replay of the dead letter creates them again.
+      if (!isPostgres()) await manager.delete(DeliveryEntity, { messageId: message.id, status: DeliveryStatus.PENDING, attempts: 0 });
       await openDeadLetter(manager, { stage: 'transform', messageId: message.id, deliveryId: null, connectionId: message.connectionId, reasonCode, error, details });
       return true;
     });
     if (opened) this.metrics.deadLetters.inc({ stage: 'transform', connection: message.connectionId, reason: reasonCode });
     return undefined;
   }
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
 }
 
 /** The first attempt of each new delivery starts from what the transform has in hand (see DeliveryHandoff). */
@@ -326,13 +445,15 @@ function handedOff({ events, deliveries }: Routed): LoadedDelivery[] {
  * Its id is derived from (message, route, event), so no run can create a second one. The first
  * event keeps the (message, route) id every delivery had before messages could carry several.
  */
-function newDelivery(messageId: string, route: RouteEntity, eventIndex: number, now: Date): DeliveryEntity {
+function newDelivery(messageId: string, route: RouteEntity, eventIndex: number, entity: EntityVersion | undefined, now: Date): DeliveryEntity {
   return Object.assign(new DeliveryEntity(), {
     id: uuidFromName(eventIndex === 0 ? `${messageId}/${route.id}` : `${messageId}/${route.id}/${eventIndex}`),
     messageId,
     routeId: route.id,
     eventIndex,
     destinationConnectionId: route.destinationConnectionId,
+    entityKey: entity?.key ?? null,
+    entityVersion: entity?.version ?? null,
     status: DeliveryStatus.PENDING,
     attempts: 0,
     roundStartAttempts: 0,

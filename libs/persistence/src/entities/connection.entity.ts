@@ -13,11 +13,19 @@ export interface DeliverySettings {
   ratePerSecond: number;
   /** A paused destination keeps its deliveries queued (in order, nothing lost) until resumed. */
   paused: boolean;
-  /** Consecutive 5xx/timeout/network failures that open the destination's circuit; 0 turns the breaker off. */
-  circuitThreshold: number;
+  /**
+   * The circuit breaker opens when at least `circuitFailureRatePercent` % of at least
+   * `circuitMinimumCalls` calls in the last `circuitWindowMs` failed (5xx, timeouts, network
+   * errors), counted across every worker process; `circuitMinimumCalls: 0` turns it off.
+   */
+  circuitFailureRatePercent: number;
+  circuitMinimumCalls: number;
+  circuitWindowMs: number;
   /** How long an open circuit holds deliveries before one probe; doubles per failed probe. */
   circuitOpenMs: number;
   circuitMaxOpenMs: number;
+  /** A delivery held by an open circuit longer than this is dead-lettered as CIRCUIT_OPEN. */
+  circuitMaxHoldMs: number;
 }
 
 export const DEFAULT_DELIVERY_SETTINGS: DeliverySettings = {
@@ -25,12 +33,16 @@ export const DEFAULT_DELIVERY_SETTINGS: DeliverySettings = {
   backoffMs: 1000,
   maxBackoffMs: 5 * 60 * 1000,
   timeoutMs: 10000,
-  concurrency: 10,
+  // Requests in flight across all worker processes: a third of NetSuite's smallest account-wide limit (15, shared by every integration).
+  concurrency: 5,
   ratePerSecond: 0,
   paused: false,
-  circuitThreshold: 5,
+  circuitFailureRatePercent: 50,
+  circuitMinimumCalls: 20,
+  circuitWindowMs: 10000,
   circuitOpenMs: 5000,
   circuitMaxOpenMs: 60000,
+  circuitMaxHoldMs: 24 * 60 * 60 * 1000,
 };
 
 @Entity('connections')

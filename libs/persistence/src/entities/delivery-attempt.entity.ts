@@ -2,7 +2,8 @@ import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 import { ReasonCode } from '@omnihub/core';
 import { TimestampColumn } from '../columns';
 
-export type AttemptOutcome = 'delivered' | 'retry' | 'dead_letter';
+/** `superseded`: not sent, a newer version of its entity was delivered first (reason STALE_UPDATE). */
+export type AttemptOutcome = 'delivered' | 'retry' | 'dead_letter' | 'superseded';
 
 @Entity('delivery_attempts')
 @Index(['deliveryId', 'attemptNumber'])
@@ -16,4 +17,6 @@ export class DeliveryAttemptEntity {
   @Column({ type: 'varchar', length: 20 }) outcome!: AttemptOutcome;
   @Column({ type: 'varchar', length: 40, name: 'reason_code', nullable: true }) reasonCode!: ReasonCode | null;
   @Column({ type: 'text', nullable: true }) error!: string | null;
+  /** A circuit breaker's probe: recorded like any attempt, but it spends none of the delivery's retry budget. */
+  @Column({ type: 'boolean', default: false }) probe!: boolean;
 }

@@ -19,13 +19,20 @@ export const TERMINAL_DELIVERY_STATUSES: readonly DeliveryStatus[] = ['delivered
 @Entity('deliveries')
 @Index(['messageId', 'routeId', 'eventIndex'], { unique: true })
 @Index(['status', 'updatedAt'])
+@Index(['destinationConnectionId', 'entityKey'])
 export class DeliveryEntity {
   @PrimaryColumn({ type: 'varchar', length: 36 }) id!: string;
   @Column({ type: 'varchar', length: 36, name: 'message_id' }) messageId!: string;
   @Column({ type: 'varchar', length: 36, name: 'route_id' }) routeId!: string;
   /** Which of the message's canonical events this delivers (0 for a message that became one). */
   @Column({ type: 'integer', name: 'event_index', default: 0 }) eventIndex!: number;
-  @Index() @Column({ type: 'varchar', length: 36, name: 'destination_connection_id' }) destinationConnectionId!: string;
+  @Column({ type: 'varchar', length: 36, name: 'destination_connection_id' }) destinationConnectionId!: string;
+  /**
+   * The entity this delivery updates at its destination (see entityOf), and its version as
+   * comparable text: a delivery older than one already delivered for the same key is superseded.
+   */
+  @Column({ type: 'varchar', length: 300, name: 'entity_key', nullable: true }) entityKey!: string | null;
+  @Column({ type: 'varchar', length: 80, name: 'entity_version', nullable: true }) entityVersion!: string | null;
   @Column({ type: 'varchar', length: 20 }) status!: DeliveryStatus;
   /** Attempts made over the delivery's whole life, replays included. */
   @Column({ type: 'integer', default: 0 }) attempts!: number;

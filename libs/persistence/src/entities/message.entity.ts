@@ -33,7 +33,10 @@ export class MessageEntity {
   @Column({ type: 'varchar', length: 64, name: 'entity_version', nullable: true }) entityVersion!: string | null;
   /** What the connector's resolve stage fetched for a thin webhook; mapped instead of the body, and never fetched twice. */
   @Column({ type: 'text', name: 'resolved_body', nullable: true }) resolvedBody!: string | null;
-  /** Failed resolve attempts so far (the transform's retry budget counts these). */
+  /**
+   * Failed transform attempts so far: resolve fetches that failed and runs that threw for another
+   * reason (the database, a crash). One retry budget for the stage, the source connection's `maxAttempts`.
+   */
   @Column({ type: 'integer', name: 'transform_attempts', default: 0 }) transformAttempts!: number;
   @Column(TimestampColumn({ name: 'next_attempt_at', nullable: true })) nextAttemptAt!: Date | null;
   @Column({ type: 'varchar', length: 20 }) status!: MessageStatus;
