@@ -78,7 +78,7 @@ describe('flow control across two worker processes', () => {
     };
     const { sourceId } = await route(['order.created'], { concurrency: 4 });
     const ids = await Promise.all(Array.from({ length: 40 }, () => post(sourceId, 'order.created', canonicalOrder())));
-    await waitFor(async () => new Set(sink.requests.map((r) => r.headers['idempotency-key'])).size === 40 && sink.requests.length === 41, 'all 40 delivered, one twice', 30000);
+    await waitFor(async () => new Set(sink.requests.map((r) => r.headers['idempotency-key'])).size === 40, 'all 40 delivered', 30000);
 
     const throttledAt = sink.requests[0]!.at;
     // Requests already on their way when the 429 was answered may still arrive; after that, none for 3 s.

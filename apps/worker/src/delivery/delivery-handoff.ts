@@ -4,7 +4,11 @@ import { DeliveryEntity } from '@omnihub/persistence';
 
 /** What a delivery attempt starts from: the delivery's fields and its message's stored event. */
 export type DeliveryToSend = Pick<DeliveryEntity, 'id' | 'messageId' | 'destinationConnectionId' | 'entityKey' | 'entityVersion' | 'status' | 'attempts' | 'roundStartAttempts' | 'dataOverride'>;
-export type LoadedDelivery = { delivery: DeliveryToSend; stored: StoredEvent | null };
+/**
+ * `newestDelivered`: the newest version of the delivery's entity delivered to its destination when
+ * it was read (`at`), if that was read with it; the stale check then needs no query of its own.
+ */
+export type LoadedDelivery = { delivery: DeliveryToSend; stored: StoredEvent | null; newestDelivered?: { version: string | null; at: number } };
 
 /** Few enough that the buffer stays under a megabyte however far the delivery queues fall behind. */
 const MAX_ENTRIES = 256;

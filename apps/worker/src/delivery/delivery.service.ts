@@ -4,8 +4,8 @@ import { DataSource } from 'typeorm';
 import { CanonicalEvent, JsonObject, ReasonCode } from '@omnihub/core';
 import { ConnectorRegistry, DeliveryOutcome, RegisteredConnector, StoredEvent, operationFor, outboundDelivery } from '@omnihub/connector-sdk';
 import { CanonicalTransformer } from '@omnihub/mapping';
-import { AttemptOutcome, Batcher, ConnectionStore, DeliveryStatus, LiveConnection, TERMINAL_DELIVERY_STATUSES, runSql } from '@omnihub/persistence';
-import { EntityLocks, QueueService } from '@omnihub/queueing';
+import { AttemptOutcome, Batcher, ConnectionStore, DeliveryStatus, LiveConnection, TERMINAL_DELIVERY_STATUSES, isPostgres, runSql } from '@omnihub/persistence';
+import { EntityLocks, QueueService, RECENTLY_DELIVERED_MS } from '@omnihub/queueing';
 import { retryDelayMs } from './backoff';
 import { CircuitAfterAttempt, DestinationHealth, healthOf } from './circuit-breaker';
 import { ConnectorContexts } from '../connector-contexts';
@@ -67,18 +67,40 @@ export class DeliveryService {
     if (!loaded.stored) return DONE;
     const destination = await this.connections.get(delivery.destinationConnectionId);
     const lease = delivery.entityKey && destination ? { destinationId: destination.id, key: delivery.entityKey } : undefined;
-    if (lease && !(await this.locks.acquire(lease.destinationId, lease.key, deliveryId, destination!.delivery.timeoutMs + ENTITY_LEASE_SLACK_MS))) {
-      return { kind: 'wait', ms: ENTITY_WAIT_MS };
+    let recentlyDelivered: string | null = null;
+    if (lease) {
+      const taken = await this.locks.acquire(lease.destinationId, lease.key, deliveryId, destination!.delivery.timeoutMs + ENTITY_LEASE_SLACK_MS);
+      if (!taken.taken) return { kind: 'wait', ms: ENTITY_WAIT_MS };
+      recentlyDelivered = taken.recentlyDelivered;
     }
+    let delivered: string | null = null;
     try {
-      await this.attempt(loaded, destination, gate, heldSince);
+      delivered = await this.attempt(loaded, destination, gate, heldSince, recentlyDelivered);
     } finally {
-      if (lease) await this.locks.release(lease.destinationId, lease.key, deliveryId).catch(() => undefined); // expires on its own
+      // Not freed (Redis unreachable): it expires on its own.
+      if (lease) await this.locks.release(lease.destinationId, lease.key, deliveryId, delivered).catch(() => undefined);
     }
     return DONE;
   }
 
-  private async attempt({ delivery, stored }: Loaded, destination: LiveConnection | undefined, gate: AttemptGate, heldSince: number | undefined): Promise<void> {
+  /**
+   * The newest version of the delivery's entity already delivered to its destination, if newer
+   * than the delivery's own (else null). What was delivered before the delivery was read came with
+   * it; what was delivered since left its version with the lease this run now holds. Only a read
+   * too old for that (or a delivery handed over without it) asks the database.
+   */
+  private async newerDelivered(loaded: Loaded, destinationId: string, recentlyDelivered: string | null): Promise<string | null> {
+    const { entityKey: key, entityVersion: version } = loaded.delivery;
+    if (!key || !version) return null;
+    const known = loaded.newestDelivered;
+    const atLoad = known && Date.now() - known.at < RECENTLY_DELIVERED_MS / 2 ? known.version : await this.newest.submit({ destinationId, key });
+    const newest = [atLoad, recentlyDelivered].reduce<string | null>((a, b) => (b !== null && (a === null || b > a) ? b : a), null);
+    return newest !== null && newest > version ? newest : null;
+  }
+
+  /** Answers the version it delivered, if it delivered a versioned one. */
+  private async attempt(loaded: Loaded, destination: LiveConnection | undefined, gate: AttemptGate, heldSince: number | undefined, recentlyDelivered: string | null): Promise<string | null> {
+    const { delivery, stored } = loaded;
     const registered = destination && this.connectors.get(destination.connector);
     const startedAt = new Date();
     let result: SendOutcome;
@@ -86,7 +108,7 @@ export class DeliveryService {
     if (!destination || !registered?.module.outbound) {
       result = { outcome: 'reject', reason: ReasonCode.DESTINATION_REJECTED, message: `destination connection ${delivery.destinationConnectionId} does not exist or cannot receive deliveries` };
     } else {
-      const newer = delivery.entityVersion ? await this.newest.submit({ destinationId: destination.id, key: delivery.entityKey!, version: delivery.entityVersion }) : null;
+      const newer = await this.newerDelivered(loaded, destination.id, recentlyDelivered);
       if (newer !== null) {
         result = { outcome: 'superseded', reason: ReasonCode.STALE_UPDATE, message: `not sent: version ${newer} of ${delivery.entityKey} was already delivered to this destination, and this is ${delivery.entityVersion}` };
         if (gate.probe) await gate.afterAttempt(undefined); // frees the probe for a delivery that will be sent
@@ -138,6 +160,7 @@ export class DeliveryService {
         { deliveryId: delivery.id, destinationConnectionId: delivery.destinationConnectionId, attempts: attemptNumber, delayMs, heldSince: held ? (heldSince ?? startedAt.getTime()) : undefined },
       ]);
     }
+    return claimed && outcome === 'delivered' ? delivery.entityVersion : null;
   }
 
   /**
@@ -199,10 +222,14 @@ export class DeliveryService {
     const { rows } = await runSql<LoadRow>(
       this.dataSource,
       `SELECT d.id, d.message_id, d.destination_connection_id, d.entity_key, d.entity_version, d.status, d.attempts, d.round_start_attempts, d.data_override,
-              d.event_index, m.canonical, m.event_type
+              d.event_index, m.canonical, m.event_type,
+              CASE WHEN d.entity_version IS NOT NULL THEN
+                (SELECT MAX(o.entity_version) FROM deliveries o
+                 WHERE o.destination_connection_id = d.destination_connection_id AND o.entity_key = d.entity_key AND o.status = :delivered) END AS newest_delivered
        FROM deliveries d JOIN messages m ON m.id = d.message_id WHERE d.id IN (:...deliveryIds)`,
-      { deliveryIds },
+      { deliveryIds, delivered: DeliveryStatus.DELIVERED },
     );
+    const at = Date.now();
     const byId = new Map(
       rows.map((row): [string, Loaded] => [
         row.id,
@@ -219,6 +246,7 @@ export class DeliveryService {
             dataOverride: row.data_override ? (JSON.parse(row.data_override) as JsonObject) : null,
           },
           stored: row.canonical ? storedEventOf(row, row.canonical) : null,
+          newestDelivered: { version: row.newest_delivered, at },
         },
       ]),
     );
@@ -226,11 +254,25 @@ export class DeliveryService {
   }
 
   /**
-   * For each entity, the newest version already delivered to its destination if it is newer than
-   * the one asked about (else null). Concurrent deliveries share one query; the (destination,
-   * entity) index makes each lookup a few rows.
+   * For each entity, the newest version already delivered to its destination (null if none).
+   * Concurrent deliveries share one query; the (destination, entity) index makes each lookup a few rows.
    */
   private async newestDelivered(asked: EntityAtDestination[]): Promise<Array<string | null>> {
+    return isPostgres() ? this.newestInOneStatement(asked) : this.newestByPairs(asked);
+  }
+
+  /** PostgreSQL: constant SQL text (its plan is cached), one index lookup per entity. */
+  private async newestInOneStatement(asked: EntityAtDestination[]): Promise<Array<string | null>> {
+    const rows = (await this.dataSource.query(
+      `SELECT (SELECT MAX(d.entity_version) FROM deliveries d
+                WHERE d.destination_connection_id = a.destination AND d.entity_key = a.key AND d.status = '${DeliveryStatus.DELIVERED}') AS newest
+       FROM unnest($1::varchar[], $2::varchar[]) WITH ORDINALITY AS a(destination, key, i) ORDER BY a.i`,
+      [asked.map((a) => a.destinationId), asked.map((a) => a.key)],
+    )) as Array<{ newest: string | null }>;
+    return rows.map((row) => row.newest);
+  }
+
+  private async newestByPairs(asked: EntityAtDestination[]): Promise<Array<string | null>> {
     const params: Record<string, unknown> = { delivered: DeliveryStatus.DELIVERED };
     const pairs = asked.map((a, i) => {
       params[`d${i}`] = a.destinationId;
@@ -244,10 +286,7 @@ export class DeliveryService {
       params,
     );
     const newest = new Map(rows.map((r) => [`${r.destination_connection_id} ${r.entity_key}`, r.newest]));
-    return asked.map((a) => {
-      const delivered = newest.get(`${a.destinationId} ${a.key}`);
-      return delivered !== undefined && delivered !== null && delivered > a.version ? delivered : null;
-    });
+    return asked.map((a) => newest.get(`${a.destinationId} ${a.key}`) ?? null);
   }
 }
 
@@ -256,7 +295,6 @@ const DONE: RunResult = { kind: 'done' };
 interface EntityAtDestination {
   destinationId: string;
   key: string;
-  version: string;
 }
 
 interface LoadRow {
@@ -272,6 +310,7 @@ interface LoadRow {
   event_index: number | string | null;
   canonical: string | null;
   event_type: string | null;
+  newest_delivered: string | null;
 }
 
 /**

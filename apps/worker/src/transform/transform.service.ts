@@ -47,6 +47,12 @@ const RUN_FAILED = ReasonCode.NETWORK_ERROR;
 
 /** A message whose transform threw, and what it threw. */
 type Failure = { message: MessageEntity; error: Error };
+/**
+ * What storing a batch answers: the messages this run routed, and (PostgreSQL, a batch small enough
+ * to hand off) the newest version of each new delivery's entity already delivered, read in the same
+ * statement, so the delivery's stale check needs no query of its own (see DeliveryHandoff).
+ */
+type Stored = { won: Set<string>; newestDelivered?: Map<string, { version: string | null; at: number }> };
 /** An event and its JSON text, written once and handed to the first delivery attempt as it is. */
 type EventText = { event: CanonicalEvent; json: string };
 /** canonicalJson: what the message stores (the one event's text, or the array of several). */
@@ -103,11 +109,11 @@ export class TransformService {
     const routed = (await Promise.all(fresh.map((message) => this.transformOne(message).catch((error: unknown) => void crashed.push({ message, error: asError(error) })))))
       .filter((r): r is Routed => r !== undefined);
     if (crashed.length > 0) await this.recordFailures(crashed);
-    const won = await this.store(routed);
+    const { won, newestDelivered } = await this.store(routed);
     const winners = routed.filter((r) => won.has(r.message.id));
     // A large batch means the hub is behind: its deliveries will wait in their queues longer than
     // the hand-off keeps them, so handing them over would only cost.
-    if (winners.length <= HANDOFF_MAX_BATCH) this.handoff.offer(winners.flatMap((r) => handedOff(r)));
+    if (winners.length <= HANDOFF_MAX_BATCH) this.handoff.offer(winners.flatMap((r) => handedOff(r, newestDelivered)));
     const toEnqueue = winners.flatMap((r) => r.deliveries);
     if (alreadyRouted.length > 0) {
       toEnqueue.push(...(await this.deliveries.findBy({ messageId: In(alreadyRouted.map((m) => m.id)), status: DeliveryStatus.PENDING })));
@@ -314,8 +320,8 @@ export class TransformService {
    * transforms again, and the deterministic delivery ids make that second insert a no-op.
    * Returns the ids of the messages this run routed.
    */
-  private async store(routed: Routed[]): Promise<Set<string>> {
-    if (routed.length === 0) return new Set();
+  private async store(routed: Routed[]): Promise<Stored> {
+    if (routed.length === 0) return { won: new Set() };
     if (isPostgres()) return this.storeInOneStatement(routed);
     const rows = routed.flatMap((r) => r.deliveries);
     // updateEntity(false): TypeORM would otherwise reload default columns after the insert and, on
@@ -347,7 +353,7 @@ export class TransformService {
        RETURNING messages.id`,
       params,
     );
-    return new Set(result.rows.map((row) => row.id));
+    return { won: new Set(result.rows.map((row) => row.id)) };
   }
 
   /**
@@ -355,7 +361,7 @@ export class TransformService {
    * data-modifying CTEs, rows passed as arrays (constant SQL text). One round trip, and atomic, so
    * the crash window between the two writes does not exist here.
    */
-  private async storeInOneStatement(routed: Routed[]): Promise<Set<string>> {
+  private async storeInOneStatement(routed: Routed[]): Promise<Stored> {
     const now = new Date();
     const deliveries = routed.flatMap((r) => r.deliveries);
     const rows = (await this.dataSource.query(
@@ -371,7 +377,12 @@ export class TransformService {
          WHERE messages.id = v.id AND messages.status = '${MessageStatus.RECEIVED}'
          RETURNING messages.id
        )
-       SELECT id FROM routed`,
+       SELECT id, NULL AS newest, false AS delivery FROM routed
+       UNION ALL
+       SELECT k.id, (SELECT MAX(o.entity_version) FROM deliveries o
+                     WHERE o.destination_connection_id = k.destination AND o.entity_key = k.key AND o.status = '${DeliveryStatus.DELIVERED}'), true
+       FROM unnest($2::varchar[], $5::varchar[], $11::varchar[]) AS k(id, destination, key)
+       WHERE $13::boolean AND k.key IS NOT NULL`,
       [
         now,
         deliveries.map((d) => d.id),
@@ -385,9 +396,12 @@ export class TransformService {
         deliveries.map((d) => d.eventIndex),
         deliveries.map((d) => d.entityKey),
         deliveries.map((d) => d.entityVersion),
+        routed.length <= HANDOFF_MAX_BATCH,
       ],
-    )) as Array<{ id: string }>;
-    return new Set(rows.map((row) => row.id));
+    )) as Array<{ id: string; newest: string | null; delivery: boolean }>;
+    const at = Date.now();
+    const newestDelivered = new Map(rows.filter((row) => row.delivery).map((row) => [row.id, { version: row.newest, at }]));
+    return { won: new Set(rows.filter((row) => !row.delivery).map((row) => row.id)), newestDelivered };
   }
 
   private async matchRoutes(sourceConnectionId: string, event: CanonicalEvent): Promise<RouteEntity[]> {
@@ -434,10 +448,10 @@ function asError(error: unknown): Error {
 }
 
 /** The first attempt of each new delivery starts from what the transform has in hand (see DeliveryHandoff). */
-function handedOff({ events, deliveries }: Routed): LoadedDelivery[] {
+function handedOff({ events, deliveries }: Routed, newestDelivered: Stored['newestDelivered']): LoadedDelivery[] {
   return deliveries.map((delivery) => {
     const { event, json } = events[delivery.eventIndex];
-    return { delivery, stored: { eventJson: json, eventId: event.id, eventType: event.type } };
+    return { delivery, stored: { eventJson: json, eventId: event.id, eventType: event.type }, newestDelivered: newestDelivered?.get(delivery.id) };
   });
 }
 
