@@ -120,6 +120,43 @@ function steadyLines(rows, hubs) {
   return [`- offered ${[...new Set(rates.map(fmt))].join(' / ')} webhooks/s: ${per.join('; ')}`];
 }
 
+/**
+ * The flaky scenario in words, per hub variant that ran it: its target is the failing/healthy ratio
+ * of the same hub (issue 15), not a ratio to the baseline, which does not run it.
+ */
+function flakyLines(rows, hubs, results) {
+  const count = (x) => (typeof x === 'number' ? String(Math.round(x)) : 'n/a');
+  const get = (k) => rows.find((r) => r.scenario === 'flaky' && r.key === k);
+  const lines = [];
+  const baselineE2e = rows.find((r) => r.scenario === 'e2e' && r.key === 'deliveriesPerSec')?.baseline?.median;
+  for (const { target } of hubs) {
+    const m = (k) => get(k)?.[target]?.median;
+    const pct = m('flakyVsHealthy');
+    if (pct === null || pct === undefined) continue;
+    const lost = m('lost');
+    const ok = pct >= 50 && lost === 0;
+    const circuit = m('circuitOpens');
+    lines.push(`- ${target}: ${ok ? 'PASS' : 'FAIL'}: healthy ${fmt(m('healthyPerSec'))} deliveries/s, 25 % failing ${fmt(m('flakyPerSec'))}/s = ` +
+      `${fmt(pct)} % (target >= 50 %; to the last delivery ${fmt(m('flakyVsHealthyToLast'))} %, the last 1 % took ${fmt(m('flakyTailS'))} s); ` +
+      `lost ${count(lost)} (dead-lettered ${count(m('deadLettered'))}, still retrying ${count(m('unfinished'))}); ` +
+      `${fmt(m('attemptsPerDelivered'))} attempts per delivered message` +
+      (circuit === null || circuit === undefined ? '' : `; circuit opened ${count(circuit)} times`) +
+      ` (n = ${get('flakyVsHealthy')[target].n})`);
+    if (baselineE2e) {
+      lines.push(`  - for scale only: failing-destination rate / the baseline's e2e rate to a healthy sink = ${fmt((m('flakyPerSec') / baselineE2e) * 100)} %` +
+        ' (the baseline does not run this scenario: no breaker, 3 attempts; its e2e load is 10 s)');
+    }
+  }
+  // What the failing destination answered (BENCH_FLAKY_SINK may have changed it), from the first run.
+  const spec = hubs.map((h) => results?.[h.target]?.flaky?.find(Boolean)?.detail?.passes?.flaky?.flaky).find(Boolean);
+  if (lines.length && spec) {
+    const mix = Object.entries(spec.statuses).sort((a, b) => b[1] - a[1]).map(([code, share]) => `${+(share * 100).toFixed(2)} % ${code}`).join(', ');
+    lines.unshift(`- failing destination: ${mix} at random, ${spec.retryAfterS === undefined ? 'no Retry-After' : `Retry-After: ${spec.retryAfterS} on the 429s`}` +
+      `${spec.seed === undefined ? '' : `, seed ${spec.seed}`}`);
+  }
+  return lines;
+}
+
 function markdown({ meta, rows, errors, results }) {
   const lines = [];
   const ran = meta.options.targets;
@@ -163,6 +200,8 @@ function markdown({ meta, rows, errors, results }) {
   }
   const steady = steadyLines(rows, hubs);
   if (steady.length) lines.push('', '## At half the baseline\'s end-to-end rate (no target; the load this machine carries with room to spare)', '', ...steady);
+  const flaky = flakyLines(rows, hubs, results);
+  if (flaky.length) lines.push('', '## A destination failing 25 % of its calls (hub only: failing vs healthy of the same hub, in the same run)', '', ...flaky);
   const dead = deadLetterNotes(results);
   if (dead.length) {
     lines.push('', '## Dead letters (hub)', '');

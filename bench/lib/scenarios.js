@@ -4,12 +4,13 @@
 // Each run: fresh target process → short warm-up (JIT, pools, connections), drained and forgotten →
 // measured load → wait until every accepted message has reached the sink (or progress stalls) →
 // figures. Sink paths are unique per run/target/scenario/repeat, so a straggler from an earlier
-// run can never be counted in a later one.
+// run can never be counted in a later one. A scenario with `passes` does all of that once per pass
+// (each pass its own fresh target and sink paths) and computes its figures from all of them.
 
 const { createRequestFactory } = require('./payload');
 const { saturate, fixedRate } = require('./load');
 const { cpuSnapshot, sampleRss, sleep } = require('./proc');
-const { TARGETS } = require('./targets');
+const { TARGETS, HUB_TARGETS } = require('./targets');
 
 const sum = (xs) => xs.reduce((a, b) => a + b, 0);
 
@@ -25,6 +26,50 @@ const e2e = (stats, p) => (stats.paths[p] ? stats.paths[p].e2e : { p50: null, p9
 
 /** Paced scenarios: accepted webhooks not yet at the sink when the grace period after the last send ended. */
 const backlogAfterGrace = (load, grace, p) => (grace ? load.accepted - (grace.paths[p] ? grace.paths[p].count : 0) : null);
+
+/**
+ * Unique successful deliveries on one path per second (a call answered 429/503 is not one), from
+ * the start of the load until `share` of them had arrived: 1 = the last one (the e2e definition,
+ * backlog and every retry included), 0.99 = leave out the last 1 %, the messages that drew several
+ * failures in a row and wait out their backoffs and Retry-Afters after the backlog is gone.
+ */
+function uniqueRate(stats, p, startedAt, share = 1) {
+  const s = stats.paths[p];
+  if (!s || !s.unique) return 0;
+  const at = share === 1 ? s.lastUnique : s.uniqueAt[{ 0.99: 'p99', 0.999: 'p999' }[share]];
+  const n = share === 1 ? s.unique : Math.min(s.unique, Math.ceil(share * s.unique));
+  return at > startedAt ? n / ((at - startedAt) / 1000) : 0;
+}
+
+// The flaky scenario's destination: a quarter of its calls fail at random, as in the chaos run
+// behind issue 15: 20 % 503, 5 % 429. The 429s carry no Retry-After: the hub holds the whole
+// destination (every process) for a 429's Retry-After, so "Retry-After: 1" on 5 % of ~1,000 calls/s
+// holds it nearly all the time and the scenario would measure that policy, not the circuit breaker
+// (bench/README.md, "flaky"). BENCH_FLAKY_SINK (JSON, the sink's flaky spec) replaces it, e.g.
+// '{"statuses":{"503":0.2,"429":0.05},"retryAfterS":1}' or '{"statuses":{"503":0.25}}'.
+const FLAKY_SINK = JSON.parse(process.env.BENCH_FLAKY_SINK || 'null') || { statuses: { 503: 0.2, 429: 0.05 }, seed: 15 };
+// Retry budget for it: the chance that all 12 attempts of one message fail is 0.25^12 = 6e-8, so a
+// run of ~15,000 messages dead-letters none by bad luck (p ~ 0.1 %); small backoff (full jitter under
+// 50, 100, 200, 400, then 500 ms) so retries take a few hundred ms, not the defaults' minutes.
+// BENCH_FLAKY_DELIVERY (JSON) is merged over them, e.g. '{"circuitMinimumCalls":0}' turns the breaker off.
+const FLAKY_DELIVERY = { maxAttempts: 12, backoffMs: 50, maxBackoffMs: 500, ...JSON.parse(process.env.BENCH_FLAKY_DELIVERY || '{}') };
+
+/** The flaky scenario's figures for one pass. */
+function passFigures({ load, stats, healthy, progress }) {
+  const p = stats.paths[healthy[0]];
+  return {
+    perSec: uniqueRate(stats, healthy[0], load.startedAt, 0.99),
+    perSecToLast: uniqueRate(stats, healthy[0], load.startedAt),
+    // How long the last 1 % took after the first 99 % had arrived.
+    tailS: p && p.uniqueAt ? (p.uniqueAt.last - p.uniqueAt.p99) / 1000 : null,
+    // Hub view (warm-up included): messages with no delivered delivery once the drain ended.
+    // Without it (no database access), accepted webhooks that never reached the sink.
+    lost: progress ? progress.notDelivered : Math.max(0, load.accepted - (p ? p.unique : 0)),
+    deadLettered: progress ? progress.deliveries.dead_lettered || 0 : null,
+    // Still pending or retrying when the drain gave up (its cap, or nothing moved for 20 s).
+    unfinished: progress ? progress.unfinished : null,
+  };
+}
 
 // Each scenario's figures(ctx) returns { key: number }. Labels for the report are in FIGURES below.
 const SCENARIOS = [
@@ -122,6 +167,47 @@ const SCENARIOS = [
       acceptedPerSec: load.acceptedPerSec,
     }),
   },
+  {
+    name: 'flaky',
+    about: 'saturation twice, each on a fresh hub: the destination healthy, then failing 25 % of its calls at random ' +
+      '(20 % 503, 5 % 429 without Retry-After; maxAttempts 12, backoff 50-500 ms); unique deliveries/s in each, from first ' +
+      'send until 99 % of them had arrived, after waiting for the hub to finish every accepted message. ' +
+      'Target: failing/healthy >= 50 %, nothing lost. Hub targets only',
+    dests: ['d1'],
+    seconds: 8,
+    // The baseline has no circuit breaker and a fixed 3-attempt budget (0.25^3: it would dead-letter
+    // ~1.6 % by design); the question is whether the hub's breaker lets a mostly-working destination flow.
+    targets: HUB_TARGETS,
+    // A full run (no --scenario) runs it once, on hub only: two passes take ~1 min.
+    inFullRun: { targets: ['hub'], repeats: 1 },
+    delivery: FLAKY_DELIVERY,
+    // Drained when the hub has finished every message (delivered or dead-lettered), from its tables:
+    // the sink alone cannot tell a message still being retried from a lost one.
+    drainOnHub: true,
+    passes: [{ name: 'healthy' }, { name: 'flaky', flaky: FLAKY_SINK }],
+    figures: ({ passes: { healthy, flaky } }) => {
+      const h = passFigures(healthy);
+      const f = passFigures(flaky);
+      const attempts = flaky.progress ? flaky.progress.attempts : null;
+      const delivered = flaky.progress ? flaky.progress.deliveries.delivered || 0 : null;
+      return {
+        healthyPerSec: h.perSec,
+        flakyPerSec: f.perSec,
+        flakyVsHealthy: h.perSec ? (f.perSec / h.perSec) * 100 : null,
+        // The same, to the very last delivery (retry tail included): in the JSON and the log line.
+        flakyVsHealthyToLast: h.perSecToLast ? (f.perSecToLast / h.perSecToLast) * 100 : null,
+        healthyTailS: h.tailS,
+        flakyTailS: f.tailS,
+        lost: f.lost,
+        deadLettered: f.deadLettered,
+        unfinished: f.unfinished,
+        healthyLost: h.lost,
+        attemptsPerDelivered: attempts !== null && delivered ? attempts / delivered : null,
+        circuitOpens: flaky.circuitOpens,
+        acceptedPerSec: flaky.load.acceptedPerSec,
+      };
+    },
+  },
 ];
 
 // Report rows, in order. better: which direction is good (for reading the hub/baseline ratio).
@@ -153,6 +239,16 @@ const FIGURES = [
   ['duplicates', 'doubleDelivered', 'orders delivered twice (want 0)', 'zero'],
   ['failing', 'healthyPerSec', 'healthy destination deliveries/s', 'higher'],
   ['failing', 'healthyVsE2e', 'healthy vs plain e2e deliveries/s (%)', 'higher'],
+  ['flaky', 'healthyPerSec', 'healthy destination: unique deliveries/s (first send to 99 % delivered)', 'higher'],
+  ['flaky', 'flakyPerSec', '25 % failing destination: unique deliveries/s (first send to 99 % delivered)', 'higher'],
+  ['flaky', 'flakyVsHealthy', 'failing vs healthy deliveries/s (%, target >= 50)', 'higher'],
+  ['flaky', 'flakyVsHealthyToLast', 'the same, to the last delivery (%)', 'higher'],
+  ['flaky', 'flakyTailS', 'failing: the last 1 % of deliveries took (s)', 'lower'],
+  ['flaky', 'lost', 'accepted, not delivered after the drain (want 0)', 'zero'],
+  ['flaky', 'deadLettered', 'of which dead-lettered', 'zero'],
+  ['flaky', 'unfinished', 'of which still retrying when the drain gave up', 'zero'],
+  ['flaky', 'attemptsPerDelivered', 'attempts per delivered message (ideal 1/0.75 = 1.33)', 'lower'],
+  ['flaky', 'circuitOpens', 'circuit opened (times)', 'lower'],
   ['all', 'peakRssMb', 'peak RSS, process tree (MB)', 'lower'],
 ];
 
@@ -181,24 +277,90 @@ async function drain(sink, paths, expected, { capMs, stallMs = 5000, settleMs = 
 }
 
 /**
+ * Waits until the hub has finished every message of the target's source (each delivered or
+ * dead-lettered), or nothing moved for stallMs (no message finished, no call reached the sink), or
+ * capMs passed. Answers { drained, progress } with the hub's progress at the end.
+ */
+async function drainHub(target, sink, { capMs, stallMs = 20_000 }) {
+  const began = Date.now();
+  let last = null;
+  let lastChange = began;
+  let drained = false;
+  for (;;) {
+    const unfinished = await target.unfinished();
+    if (unfinished === 0) {
+      drained = true;
+      break;
+    }
+    const st = await sink.counts();
+    const calls = Object.values(st.paths).reduce((n, p) => n + p.count + p.failed, 0);
+    const mark = `${unfinished}/${calls}`;
+    if (mark !== last) {
+      last = mark;
+      lastChange = Date.now();
+    }
+    if (Date.now() - lastChange > stallMs || Date.now() - began > capMs) break;
+    await sleep(250);
+  }
+  return { drained, progress: await target.progress() };
+}
+
+/** Scenario figures may be taken from the sink alone, or from the hub (drainOnHub) when it can say. */
+const drainsOnHub = (scenario, target) => Boolean(scenario.drainOnHub && target.unfinished);
+
+/**
  * Runs one scenario against one target and returns { figures, detail }.
  * opts: { quick, durationS, connections, warmS, drainCapMs, secret, runTag, sinkBase, rep, log, rate }
  * (rate: the paced rate, for a scenario whose rate is decided at run time)
+ * A scenario with passes runs each on its own fresh target; figures({ passes: { <name>: ctx } }),
+ * detail.passes. Without, one pass; figures(ctx), detail as it always was.
  */
 async function runScenario(scenario, targetName, sink, opts) {
   const tag = `${opts.runTag}-${targetName}-${scenario.name}-r${opts.rep}`;
+  if (!scenario.passes) {
+    const ctx = await runPass(scenario, targetName, sink, opts, { tag });
+    const figures = { ...scenario.figures(ctx), ...ctx.common };
+    return { figures, detail: ctx.detail };
+  }
+  const passes = {};
+  for (const pass of scenario.passes) {
+    passes[pass.name] = await runPass(scenario, targetName, sink, opts, { tag: `${tag}-${pass.name}`, pass });
+    const c = passes[pass.name];
+    if (c.progress) {
+      opts.log(`  ${targetName}/${scenario.name} ${pass.name}: ${c.progress.messages} messages, deliveries ${JSON.stringify(c.progress.deliveries)}, ` +
+        `${c.progress.attempts} attempts${c.circuitOpens === null || c.circuitOpens === undefined ? '' : `, circuit opened ${c.circuitOpens}x`}`);
+    }
+  }
+  const figures = scenario.figures({ passes });
+  // The run's RSS is the worst pass's; CPU per message is each pass's own (in detail).
+  figures.peakRssMb = Math.max(...Object.values(passes).map((c) => c.common.peakRssMb));
+  return { figures, detail: { passes: Object.fromEntries(Object.entries(passes).map(([n, c]) => [n, { ...c.detail, cpu: c.common }])) } };
+}
+
+/**
+ * One pass: fresh target, warm-up, measured load, drain. Answers the figures' context
+ * ({ load, stats, healthy, expected, grace, rate, progress, circuitOpens }), common figures (RSS, CPU
+ * per message) and detail. pass: { name, flaky } (flaky: the sink's random failure spec on every
+ * destination of this pass).
+ */
+async function runPass(scenario, targetName, sink, opts, { tag, pass = {} }) {
   const destinations = scenario.dests.map((d) => ({
     path: `/${tag}/${d}`,
     url: `${opts.sinkBase}/${tag}/${d}`,
     fail: (scenario.fail || []).includes(d),
+    delivery: scenario.delivery,
   }));
   const healthy = destinations.filter((d) => !d.fail).map((d) => d.path);
   await sink.reset();
-  await sink.fail(destinations.filter((d) => d.fail).map((d) => d.path));
+  await sink.configure({
+    fail: destinations.filter((d) => d.fail).map((d) => d.path),
+    flaky: pass.flaky ? Object.fromEntries(healthy.map((p) => [p, pass.flaky])) : {},
+  });
 
   const target = await TARGETS[targetName]({ destinations, secret: opts.secret, tag });
   const rss = sampleRss(target.proc.pid);
   const send = { port: target.port, path: target.path };
+  const onHub = drainsOnHub(scenario, target);
   try {
     // Warm-up: the first second of a Node process is JIT and connection setup, not the pipeline.
     const warm = await saturate({
@@ -207,7 +369,10 @@ async function runScenario(scenario, targetName, sink, opts) {
     if (!warm.accepted) {
       throw new Error(`${targetName} accepted none of the warm-up webhooks (status ${JSON.stringify(warm.statusCounts)}, errors ${warm.errors})`);
     }
-    await drain(sink, healthy, warm.accepted, { capMs: opts.drainCapMs, settleMs: 500 });
+    // With retries in play, "as many arrivals as accepted" may come before the last retry of a
+    // warm-up message: the hub says when it has finished them all.
+    if (onHub) await drainHub(target, sink, { capMs: opts.drainCapMs });
+    else await drain(sink, healthy, warm.accepted, { capMs: opts.drainCapMs, settleMs: 500 });
     await sink.reset();
 
     const factory = createRequestFactory({ secret: opts.secret, shape: target.shape, signing: target.signing, duplicateRatio: scenario.duplicateRatio || 0 });
@@ -224,38 +389,50 @@ async function runScenario(scenario, targetName, sink, opts) {
 
     // Duplicates answer 200 and must not be delivered, so only 202s are expected at the sink.
     const expected = scenario.duplicateRatio ? (load.statusCounts[202] || 0) : load.accepted;
-    const drained = await drain(sink, healthy, expected, { capMs: opts.drainCapMs });
+    let drained;
+    let progress = null;
+    if (onHub) ({ drained, progress } = await drainHub(target, sink, { capMs: opts.drainCapMs }));
+    else drained = await drain(sink, healthy, expected, { capMs: opts.drainCapMs });
     const cpuMs = cpu.since();
     const stats = await sink.stats();
-    const figures = scenario.figures({ load, stats, healthy, expected, grace: await grace, rate });
-    figures.peakRssMb = rss.peakMb();
-    // CPU per accepted webhook, from the first send until the last delivery reached the sink: what
-    // the whole pipeline costs per message, in the target and in the databases it uses.
-    figures.cpuTargetMs = cpuMs.target / load.accepted;
-    figures.cpuPostgresMs = cpuMs.postgres / load.accepted;
-    figures.cpuRedisMs = cpuMs.redis / load.accepted;
-    figures.cpuTotalMs = figures.cpuTargetMs + figures.cpuPostgresMs + figures.cpuRedisMs;
-    if (!drained) opts.log(`  ! ${targetName}/${scenario.name}: not all accepted messages arrived within the drain cap; figures include only what arrived`);
+    const circuitOpens = target.circuitOpens ? await target.circuitOpens().catch(() => null) : undefined;
+    const ctx = { load, stats, healthy, expected, grace: await grace, rate, progress, circuitOpens };
+    const common = {
+      peakRssMb: rss.peakMb(),
+      // CPU per accepted webhook, from the first send until the last delivery reached the sink: what
+      // the whole pipeline costs per message, in the target and in the databases it uses.
+      cpuTargetMs: cpuMs.target / load.accepted,
+      cpuPostgresMs: cpuMs.postgres / load.accepted,
+      cpuRedisMs: cpuMs.redis / load.accepted,
+    };
+    common.cpuTotalMs = common.cpuTargetMs + common.cpuPostgresMs + common.cpuRedisMs;
+    const label = pass.name ? `${targetName}/${scenario.name} ${pass.name}` : `${targetName}/${scenario.name}`;
+    if (!drained) {
+      opts.log(`  ! ${label}: ${onHub ? `${progress.unfinished} accepted messages still unfinished in the hub when the drain ended` : 'not all accepted messages arrived within the drain cap'}; figures include only what arrived`);
+    }
     // Hub targets: what the hub dead-lettered (warm-up included). Outside the failing scenario any
     // is a fault: a payload the schema refuses or a mapping error never reaches the sink.
     const deadLetters = target.deadLetters ? await target.deadLetters().catch((err) => ({ error: err.message })) : undefined;
     if (deadLetters && (deadLetters.error || (deadLetters.count && !scenario.fail))) {
-      opts.log(`  ! ${targetName}/${scenario.name}: dead letters ${deadLetters.error || JSON.stringify(deadLetters.byReason)}` +
+      opts.log(`  ! ${label}: dead letters ${deadLetters.error || JSON.stringify(deadLetters.byReason)}` +
         (deadLetters.firstTransformError ? ` (${deadLetters.firstTransformError})` : ''));
     }
-    return {
-      figures,
-      detail: {
-        seconds,
-        load,
-        expected,
-        drained,
-        shape: target.shape,
-        deadLetters,
-        sink: Object.fromEntries(healthy.concat(destinations.filter((d) => d.fail).map((d) => d.path))
-          .map((p) => [p.split('/').pop(), stats.paths[p] || null])),
-      },
+    ctx.common = common;
+    ctx.detail = {
+      seconds,
+      load,
+      expected,
+      drained,
+      shape: target.shape,
+      deadLetters,
+      ...(progress ? { hub: progress } : {}),
+      ...(circuitOpens !== undefined ? { circuitOpens } : {}),
+      ...(pass.flaky ? { flaky: pass.flaky, delivery: scenario.delivery } : {}),
+      sink: Object.fromEntries(healthy.concat(destinations.filter((d) => d.fail).map((d) => d.path))
+        .map((p) => [p.split('/').pop(), stats.paths[p] || null])),
     };
+    ctx.circuitOpens = circuitOpens;
+    return ctx;
   } finally {
     rss.stop();
     await target.cleanup();

@@ -5,7 +5,14 @@
 // Control endpoints live under /__sink/ and are never counted:
 //   GET  /__sink/stats[?from=<ms>&to=<ms>]  per-path counts, e2e latency percentiles, window rate
 //   POST /__sink/reset                       forget everything
-//   POST /__sink/config {"fail":["/p"]}     answer 503 on these paths (a destination that is down)
+//   POST /__sink/config {"fail":["/p"], "flaky":{"/q":{...}}}
+//        fail:  answer 503 on these paths (a destination that is down)
+//        flaky: fail a random share of the calls on these paths, per path
+//               { statuses: {"503": 0.20, "429": 0.05}, retryAfterS: 1, seed: 15 }: each call draws once;
+//               503 with probability 0.20, 429 with 0.05, else handled normally. retryAfterS (optional)
+//               is sent as Retry-After on the 429s; seed (optional) makes the sequence of outcomes
+//               repeatable (which message draws which depends on arrival order, so not per message).
+//        Each config call replaces the whole previous one.
 
 const http = require('node:http');
 const { percentiles } = require('./stats');
@@ -19,29 +26,83 @@ const SENT_AT_RE = /"(?:sent[aA]t|bench_sent_at)"\s*:\s*"?(\d{13})/;
 // orderNumber: seeing one twice on a path means an order was delivered twice (dedupe leaking).
 const ORDER_NUMBER_RE = /"orderNumber"\s*:\s*"([^"]+)"/;
 
+/** Small deterministic PRNG (mulberry32) for a flaky path with a seed. */
+function mulberry32(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Validates one flaky spec and turns it into { draw() -> status | 0, retryAfter }. */
+function flakyPlan(p, spec) {
+  const statuses = Object.entries(spec.statuses || {}).map(([code, share]) => [Number(code), Number(share)]);
+  let total = 0;
+  for (const [code, share] of statuses) {
+    if (!(code >= 400 && code <= 599) || !(share >= 0)) throw new Error(`flaky ${p}: status ${code} share ${share}`);
+    total += share;
+  }
+  if (total > 1) throw new Error(`flaky ${p}: shares add up to ${total} (> 1)`);
+  const rand = spec.seed === undefined ? Math.random : mulberry32(Number(spec.seed));
+  return {
+    spec,
+    retryAfter: spec.retryAfterS === undefined ? null : String(spec.retryAfterS),
+    draw() {
+      let r = rand();
+      for (const [code, share] of statuses) {
+        if (r < share) return code;
+        r -= share;
+      }
+      return 0;
+    },
+  };
+}
+
+/**
+ * When the given shares of the unique deliveries had arrived (epoch ms; arrivals are recorded in
+ * order, so no sort): shows whether the last few stragglers, not the bulk, set the last arrival.
+ */
+function arrivalQuantiles(times) {
+  if (!times.length) return null;
+  const at = (q) => times[Math.min(times.length - 1, Math.max(0, Math.ceil(q * times.length) - 1))];
+  return { p50: at(0.5), p90: at(0.9), p99: at(0.99), p999: at(0.999), last: times[times.length - 1] };
+}
+
 function createSink() {
   let paths = new Map();
   let failPaths = new Set();
+  let flaky = new Map();
   let resetAt = Date.now();
 
   function bucket(p) {
     let b = paths.get(p);
     if (!b) {
       b = {
-        count: 0, failed: 0, arrivals: [], latencies: [], missingSentAt: 0,
+        count: 0, failed: 0, failedByStatus: {}, arrivals: [], latencies: [], missingSentAt: 0,
         keys: new Set(), duplicateKeys: 0, orders: new Set(), duplicateOrders: 0, missingOrderNumber: 0,
+        // First arrival of each order (by orderNumber, else Idempotency-Key): unique deliveries,
+        // which differ from count when a destination sees retries of calls it already answered 2xx.
+        uniqueArrivals: [],
       };
       paths.set(p, b);
     }
     return b;
   }
 
+  /** Handles one call; answers its status (and Retry-After for a flaky 429, else null). */
   function record(p, headers, body) {
     const now = Date.now();
     const b = bucket(p);
-    if (failPaths.has(p)) {
+    const plan = flaky.get(p);
+    const failWith = failPaths.has(p) ? 503 : plan ? plan.draw() : 0;
+    if (failWith) {
       b.failed++;
-      return 503;
+      b.failedByStatus[failWith] = (b.failedByStatus[failWith] || 0) + 1;
+      return { status: failWith, retryAfter: failWith === 429 ? plan?.retryAfter ?? null : null };
     }
     b.count++;
     b.arrivals.push(now);
@@ -51,15 +112,24 @@ function createSink() {
     // A second arrival with the same Idempotency-Key is a duplicate delivery (at-least-once leaking
     // through to the destination); counting them shows whether dedupe and retries behave.
     const key = headers['idempotency-key'];
+    let newKey = false;
     if (key) {
       if (b.keys.has(key)) b.duplicateKeys++;
-      else b.keys.add(key);
+      else {
+        b.keys.add(key);
+        newKey = true;
+      }
     }
     const order = ORDER_NUMBER_RE.exec(body);
+    let newOrder = false;
     if (!order) b.missingOrderNumber++;
     else if (b.orders.has(order[1])) b.duplicateOrders++;
-    else b.orders.add(order[1]);
-    return 200;
+    else {
+      b.orders.add(order[1]);
+      newOrder = true;
+    }
+    if (order ? newOrder : key ? newKey : true) b.uniqueArrivals.push(now);
+    return { status: 200, retryAfter: null };
   }
 
   // light: counts only. The harness polls often while draining; sorting 100k latencies each
@@ -67,20 +137,29 @@ function createSink() {
   function stats(from, to, light = false) {
     const out = { resetAt, now: Date.now(), total: 0, paths: {} };
     for (const [p, b] of paths) {
+      const unique = b.uniqueArrivals.length;
+      const lastUnique = unique ? b.uniqueArrivals[unique - 1] : null;
       if (light) {
-        out.paths[p] = { count: b.count, failed: b.failed, last: b.arrivals.length ? b.arrivals[b.arrivals.length - 1] : null };
+        out.paths[p] = { count: b.count, failed: b.failed, unique, last: b.arrivals.length ? b.arrivals[b.arrivals.length - 1] : null, lastUnique };
         out.total += b.count;
         continue;
       }
       let windowCount = null;
+      let uniqueWindowCount = null;
       if (from !== undefined) {
         windowCount = 0;
+        uniqueWindowCount = 0;
         for (const t of b.arrivals) if (t >= from && t < to) windowCount++;
+        for (const t of b.uniqueArrivals) if (t >= from && t < to) uniqueWindowCount++;
       }
       const lat = b.latencies.length ? percentiles(b.latencies, [50, 90, 99]) : { p50: null, p90: null, p99: null };
       out.paths[p] = {
         count: b.count,
         failed: b.failed,
+        failedByStatus: b.failedByStatus,
+        unique,
+        lastUnique,
+        uniqueAt: arrivalQuantiles(b.uniqueArrivals),
         duplicateKeys: b.duplicateKeys,
         duplicateOrders: b.duplicateOrders,
         missingOrderNumber: b.missingOrderNumber,
@@ -89,6 +168,7 @@ function createSink() {
         e2e: { ...lat, n: b.latencies.length, missingSentAt: b.missingSentAt },
         windowCount,
         windowRate: windowCount === null ? null : windowCount / Math.max(0.001, (to - from) / 1000),
+        uniqueWindowCount,
       };
       out.total += b.count;
     }
@@ -112,8 +192,16 @@ function createSink() {
       result = { ok: true };
     } else if (url.pathname === '/__sink/config' && req.method === 'POST') {
       const cfg = body ? JSON.parse(body) : {};
+      let plans;
+      try {
+        plans = new Map(Object.entries(cfg.flaky || {}).map(([p, spec]) => [p, flakyPlan(p, spec)]));
+      } catch (err) {
+        res.writeHead(400, { 'content-type': 'text/plain' }).end(err.message);
+        return;
+      }
       failPaths = new Set(cfg.fail || []);
-      result = { ok: true, fail: [...failPaths] };
+      flaky = plans;
+      result = { ok: true, fail: [...failPaths], flaky: Object.fromEntries([...flaky].map(([p, f]) => [p, f.spec])) };
     } else {
       res.writeHead(404).end();
       return;
@@ -130,8 +218,10 @@ function createSink() {
       const body = chunks.length === 1 ? chunks[0].toString('latin1') : Buffer.concat(chunks).toString('latin1');
       const p = req.url.split('?', 1)[0];
       if (p.startsWith('/__sink/')) return control(req, res, body);
-      const status = record(p, req.headers, body);
-      res.writeHead(status, { 'content-length': 2, 'content-type': 'text/plain' });
+      const { status, retryAfter } = record(p, req.headers, body);
+      const headers = { 'content-length': 2, 'content-type': 'text/plain' };
+      if (retryAfter !== null) headers['retry-after'] = retryAfter;
+      res.writeHead(status, headers);
       res.end(status === 200 ? 'ok' : 'no');
     });
   });
@@ -172,6 +262,8 @@ function sinkClient(base) {
     counts: () => call('/__sink/stats?light=1'),
     reset: () => call('/__sink/reset', {}),
     fail: (paths) => call('/__sink/config', { fail: paths }),
+    /** { fail: [paths], flaky: { path: { statuses, retryAfterS, seed } } }; replaces the previous config. */
+    configure: (cfg) => call('/__sink/config', cfg),
   };
 }
 

@@ -127,7 +127,8 @@ async function launchHub({ destinations, secret, tag, canonical = false }) {
         connector: 'generic-http',
         name: `sink-${i + 1}-${tag}`,
         config: { url: d.url },
-        delivery: DELIVERY,
+        // d.delivery: a scenario's own settings on top (the flaky scenario's retry budget).
+        delivery: { ...DELIVERY, ...d.delivery },
       });
       created.connections.push(dest.id);
       const route = await api.post('/api/routes', {
@@ -144,12 +145,25 @@ async function launchHub({ destinations, secret, tag, canonical = false }) {
       for (const id of created.routes) await api.del(`/api/routes/${id}`).catch(() => {});
       for (const id of created.connections.reverse()) await api.del(`/api/connections/${id}`).catch(() => {});
     };
+    const db = hubProgress(source.id);
     const stopAndClean = proc.stop;
     proc.stop = async () => {
+      await db.close();
       await stopAndClean();
       await dropRedisPrefix(`bench-${tag}`).catch(() => {});
     };
-    return { port, path: `/webhooks/${source.id}`, shape: canonical ? 'canonical' : 'shopify', signing: canonical ? 'omnihub' : 'shopify', proc, cleanup, deadLetters: () => deadLetters(api) };
+    return {
+      port,
+      path: `/webhooks/${source.id}`,
+      shape: canonical ? 'canonical' : 'shopify',
+      signing: canonical ? 'omnihub' : 'shopify',
+      proc,
+      cleanup,
+      deadLetters: () => deadLetters(api),
+      unfinished: db.unfinished,
+      progress: db.progress,
+      circuitOpens: () => circuitOpens(port),
+    };
   } catch (err) {
     await proc.stop();
     throw err;
@@ -170,6 +184,74 @@ async function deadLetters(api) {
   }
   const first = items.find((d) => d.stage === 'transform');
   return { count: items.length, capped: items.length >= 500, byReason, firstTransformError: first ? String(first.error).slice(0, 300) : null };
+}
+
+/**
+ * Reads one source connection's messages from the hub's own tables, over one connection kept for
+ * the target's lifetime (a connection per poll would fork a PostgreSQL backend every time).
+ *   unfinished(): messages not finished yet (received, transformed or routed: a delivery still
+ *     pending or retrying); cheap (the status index), polled while a backlog drains.
+ *   progress(): that, plus the deliveries by status with their attempts, and the messages that did
+ *     not end delivered (dead-lettered, or still unfinished). Warm-up messages included.
+ */
+function hubProgress(sourceId) {
+  const { Client } = require('pg');
+  let client = null;
+  const db = async () => {
+    if (!client) {
+      client = new Client({ connectionString: databaseUrl() });
+      client.on('error', () => {}); // a dropped connection fails the next query instead of the process
+      await client.connect();
+    }
+    return client;
+  };
+  const UNFINISHED = "('received', 'transformed', 'routed')";
+  return {
+    async unfinished() {
+      const { rows: [r] } = await (await db()).query(
+        `SELECT count(*)::int AS n FROM messages WHERE status IN ${UNFINISHED} AND connection_id = $1`, [sourceId]);
+      return r.n;
+    },
+    async progress() {
+      const c = await db();
+      const { rows } = await c.query(
+        `SELECT d.status, count(*)::int AS n, coalesce(sum(d.attempts), 0)::int AS attempts
+         FROM deliveries d JOIN messages m ON m.id = d.message_id WHERE m.connection_id = $1 GROUP BY 1`,
+        [sourceId],
+      );
+      const { rows: [m] } = await c.query(
+        `SELECT count(*)::int AS messages,
+                count(*) FILTER (WHERE m.status IN ${UNFINISHED})::int AS unfinished,
+                count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_id = m.id AND d.status = 'delivered'))::int AS not_delivered
+         FROM messages m WHERE m.connection_id = $1`,
+        [sourceId],
+      );
+      const deliveries = Object.fromEntries(rows.map((r) => [r.status, r.n]));
+      const attempts = rows.reduce((n, r) => n + r.attempts, 0);
+      return { messages: m.messages, unfinished: m.unfinished, notDelivered: m.not_delivered, deliveries, attempts };
+    },
+    async close() {
+      if (client) await client.end().catch(() => {});
+      client = null;
+    },
+  };
+}
+
+/**
+ * Times the hub's circuit breakers opened, from /metrics (omnihub_circuit_transitions_total with
+ * to="opened"); null when the hub does not export that counter.
+ */
+async function circuitOpens(port) {
+  const res = await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(5000) });
+  if (!res.ok) return null;
+  const text = await res.text();
+  if (!text.includes('# TYPE omnihub_circuit_transitions_total')) return null;
+  let opened = 0;
+  for (const line of text.split('\n')) {
+    const m = /^omnihub_circuit_transitions_total\{([^}]*)\}\s+(\S+)/.exec(line);
+    if (m && /(?:^|,)to="opened"/.test(m[1])) opened += Number(m[2]);
+  }
+  return opened;
 }
 
 /** Deletes every Redis key under a hub queue prefix once its process is gone. */

@@ -77,8 +77,9 @@ export class DeliveryService {
     try {
       delivered = await this.attempt(loaded, destination, gate, heldSince, recentlyDelivered);
     } finally {
-      // Not freed (Redis unreachable): it expires on its own.
-      if (lease) await this.locks.release(lease.destinationId, lease.key, deliveryId, delivered).catch(() => undefined);
+      // Not awaited: the job's slot is free for the next delivery while Redis frees the lease (the
+      // next holder of this entity waits for that anyway). Not freed at all (Redis unreachable): it expires.
+      if (lease) void this.locks.release(lease.destinationId, lease.key, deliveryId, delivered).catch(() => undefined);
     }
     return DONE;
   }
