@@ -69,6 +69,23 @@ describe('flow control across two worker processes', () => {
     for (const id of ids.slice(0, 5)) expect((await message(id)).status).toBe('completed');
   });
 
+  it('shares one circuit between both processes: opened on their failures together, one probe at a time, nothing dead-lettered', async () => {
+    sink.fallback = { status: 503 };
+    const { sourceId, destinationId } = await route(['order.created'], { concurrency: 4, maxAttempts: 2, circuitMinimumCalls: 6, circuitOpenMs: 400, circuitMaxOpenMs: 800 });
+    const ids = await Promise.all(Array.from({ length: 20 }, () => post(sourceId, 'order.created', canonicalOrder())));
+    const circuit = await waitFor(async () => (await hub.admin.get(`/api/connections/${destinationId}`)).body.circuit, 'the circuit to open');
+    await waitFor(async () => sink.requests.filter((r) => r.at > Date.parse(circuit.openedAt) + 1500).length >= 2, 'probes after the opening', 20000);
+
+    // After the requests in flight when it opened: one probe per open period, from either process.
+    const probes = sink.requests.filter((r) => r.at > Date.parse(circuit.openedAt) + 300);
+    for (let i = 1; i < probes.length; i++) expect(probes[i]!.at - probes[i - 1]!.at).toBeGreaterThanOrEqual(400 - 20);
+    expect((await hub.admin.get(`/api/dead-letters?connectionId=${destinationId}`)).body.items).toEqual([]);
+
+    sink.fallback = { status: 200 };
+    await Promise.all(ids.map(finished));
+    expect((await hub.admin.get(`/api/dead-letters?connectionId=${destinationId}`)).body.items).toEqual([]);
+  });
+
   it("holds every delivery to a destination for a 429's Retry-After, in both processes", async () => {
     let first = true;
     sink.answer = () => {
@@ -78,7 +95,8 @@ describe('flow control across two worker processes', () => {
     };
     const { sourceId } = await route(['order.created'], { concurrency: 4 });
     const ids = await Promise.all(Array.from({ length: 40 }, () => post(sourceId, 'order.created', canonicalOrder())));
-    await waitFor(async () => new Set(sink.requests.map((r) => r.headers['idempotency-key'])).size === 40, 'all 40 delivered', 30000);
+    const keys = () => sink.requests.map((r) => r.headers['idempotency-key']);
+    await waitFor(async () => new Set(keys()).size === 40 && keys().filter((k) => k === keys()[0]).length === 2, 'all 40 delivered, the throttled one retried', 30000);
 
     const throttledAt = sink.requests[0]!.at;
     // Requests already on their way when the 429 was answered may still arrive; after that, none for 3 s.

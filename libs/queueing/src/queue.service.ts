@@ -19,6 +19,8 @@ const JOB_DEFAULTS: JobsOptions = { removeOnComplete: true, removeOnFail: true, 
 const TRANSFORM_CHUNK = 25;
 /** BullMQ's own Queue.rateLimit sets the limiter key to this, for as long as the hold lasts. */
 const HOLD_AT_LEAST = `if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], '9007199254740991', 'PX', ARGV[1]) end return 1`;
+/** A rate limiter's count stays far below the hold's value, which BullMQ's jobs only ever increment. */
+const HELD_FOR = `local v = tonumber(redis.call('GET', KEYS[1]) or '0') if v >= 9007199254740991 then return math.max(0, redis.call('PTTL', KEYS[1])) end return 0`;
 
 export interface DeliverEnqueue {
   deliveryId: string;
@@ -118,6 +120,12 @@ export class QueueService implements OnApplicationShutdown {
   async holdDeliveries(destinationConnectionId: string, ms: number): Promise<void> {
     const queue = this.queue(deliverQueueName(destinationConnectionId));
     await this.connection.eval(HOLD_AT_LEAST, 1, queue.keys.limiter, Math.max(1, Math.ceil(ms)));
+  }
+
+  /** How long a destination's queue is still held (see holdDeliveries), 0 when it is not. */
+  async deliveriesHeldFor(destinationConnectionId: string): Promise<number> {
+    const queue = this.queue(deliverQueueName(destinationConnectionId));
+    return Number(await this.connection.eval(HELD_FOR, 1, queue.keys.limiter));
   }
 
   /** A destination's concurrency as a limit across every worker process (BullMQ global concurrency). */

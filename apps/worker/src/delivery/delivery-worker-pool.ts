@@ -13,6 +13,8 @@ const SYNC_INTERVAL_MS = 2000;
  * queue's hold (a 429's Retry-After, an open circuit) in workers that have one.
  */
 const UNLIMITED_RATE = 1_000_000_000;
+/** A job that took longer than this from being taken to being sent checks the destination's hold first. */
+const HOLD_RECHECK_AFTER_MS = 25;
 
 /**
  * One BullMQ worker per destination connection, so each destination has its own concurrency, rate
@@ -134,6 +136,9 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap {
       deliveryId,
       {
         probe,
+        // A job taken just before another process held the destination must not send into the hold.
+        // One that reached this point quickly cannot have missed much; one that waited (a slow load) asks.
+        heldFor: async () => (Date.now() - (job.processedOn ?? Date.now()) < HOLD_RECHECK_AFTER_MS ? 0 : this.queues.deliveriesHeldFor(destinationId).catch(() => 0)),
         afterAttempt: async (health) => {
           const after = await this.breakers.record(destinationId, settings, health, probe);
           if (after.transition) await this.announce(destinationId, after);

@@ -18,12 +18,14 @@ import { DeliveryLedger } from './delivery-ledger';
  */
 export interface AttemptGate {
   probe: boolean;
+  /** How long the destination is held (a 429's Retry-After, an open circuit) if it was held since this job was taken; 0 to go. */
+  heldFor(): Promise<number>;
   afterAttempt(health: DestinationHealth): Promise<CircuitAfterAttempt>;
 }
 
-const UNGATED: AttemptGate = { probe: false, afterAttempt: async () => ({ open: false, holdMs: 0 }) };
+const UNGATED: AttemptGate = { probe: false, heldFor: async () => 0, afterAttempt: async () => ({ open: false, holdMs: 0 }) };
 
-/** `wait`: another delivery of the same entity is in flight to this destination; run again after `ms`. */
+/** `wait`: another delivery of the same entity is in flight to this destination, or the destination was held; run again after `ms`. */
 export type RunResult = { kind: 'done' } | { kind: 'wait'; ms: number };
 
 /** How soon a delivery waiting for its entity's lease asks again. */
@@ -75,6 +77,8 @@ export class DeliveryService {
     }
     let delivered: string | null = null;
     try {
+      const holdMs = await gate.heldFor();
+      if (holdMs > 0) return { kind: 'wait', ms: holdMs };
       delivered = await this.attempt(loaded, destination, gate, heldSince, recentlyDelivered);
     } finally {
       // Not awaited: the job's slot is free for the next delivery while Redis frees the lease (the
