@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { EntityManager } from 'typeorm';
-import { ErrorDetail, ReasonCode } from '@omnihub/core';
+import { ErrorDetail, ReasonCode, errorFingerprint } from '@omnihub/core';
 import { DeadLetterEntity, DeadLetterStage } from '@omnihub/persistence';
 
 export interface DeadLetterInput {
@@ -18,10 +18,11 @@ export async function openDeadLetter(manager: EntityManager, input: DeadLetterIn
   const repo = manager.getRepository(DeadLetterEntity);
   const subjectId = input.deliveryId ?? input.messageId;
   const now = new Date();
+  const fingerprint = errorFingerprint(input.reasonCode, input.error);
   const existing = await repo.findOneBy({ subjectId });
   if (existing) {
-    await repo.update({ id: existing.id }, { status: 'open', reasonCode: input.reasonCode, error: input.error, details: input.details, discardReason: null, updatedAt: now });
+    await repo.update({ id: existing.id }, { status: 'open', reasonCode: input.reasonCode, error: input.error, fingerprint, details: input.details, discardReason: null, updatedAt: now });
     return;
   }
-  await repo.insert({ id: randomUUID(), subjectId, ...input, status: 'open', replayCount: 0, discardReason: null, createdAt: now, updatedAt: now });
+  await repo.insert({ id: randomUUID(), subjectId, ...input, fingerprint, status: 'open', replayCount: 0, discardReason: null, createdAt: now, updatedAt: now });
 }

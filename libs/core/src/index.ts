@@ -9,3 +9,4 @@ export * from './ids';
 export * from './metrics';
 export * from './timeout';
 export * from './supersession';
+export * from './fingerprint';

@@ -13,7 +13,7 @@ import { pageSize, timeRange } from './messages.controller';
 const FILTER_SCHEMA = {
   type: 'object',
   additionalProperties: false,
-  properties: { reasonCode: { type: 'string' }, connectionId: { type: 'string' }, stage: { enum: ['transform', 'deliver'] } },
+  properties: { reasonCode: { type: 'string' }, fingerprint: { type: 'string', pattern: '^[0-9a-f]{16}$' }, connectionId: { type: 'string' }, stage: { enum: ['transform', 'deliver'] } },
 };
 const BULK_SCHEMA = {
   type: 'object',

@@ -9,6 +9,8 @@ import { QueueService } from '@omnihub/queueing';
 export interface DeadLetterFilter {
   status?: string;
   reasonCode?: string;
+  /** One failure's occurrences (GET /api/stats, deadLetters.byFingerprint). */
+  fingerprint?: string;
   connectionId?: string;
   stage?: string;
 }
@@ -154,6 +156,7 @@ export class DeadLettersService {
     const where: FindOptionsWhere<DeadLetterEntity> = {};
     if (filter.status) where.status = filter.status as DeadLetterEntity['status'];
     if (filter.reasonCode) where.reasonCode = filter.reasonCode as ReasonCode;
+    if (filter.fingerprint) where.fingerprint = filter.fingerprint;
     if (filter.connectionId) where.connectionId = filter.connectionId;
     if (filter.stage) where.stage = filter.stage as DeadLetterEntity['stage'];
     return where;

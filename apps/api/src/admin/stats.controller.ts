@@ -1,15 +1,19 @@
 import { Controller, Get, Query, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { InjectRepository } from '@nestjs/typeorm';
-import { Between, Repository } from 'typeorm';
-import { HubError } from '@omnihub/core';
-import { DeadLetterEntity, DeliveryAttemptEntity, DeliveryEntity, MessageEntity } from '@omnihub/persistence';
+import { Between, In, Repository } from 'typeorm';
+import { HubError, errorPattern } from '@omnihub/core';
+import { ConnectionEntity, DeadLetterEntity, DeliveryAttemptEntity, DeliveryEntity, DeliveryStatus, MessageEntity } from '@omnihub/persistence';
 import { ApiKeyGuard } from '../auth/api-key.guard';
 import { parseTimestamp } from './messages.controller';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 const LATENCY_SAMPLE = 50000;
 const AGE_BUCKETS: Array<[string, number]> = [['under1h', 3600e3], ['under24h', DAY_MS], ['under7d', 7 * DAY_MS], ['older', Infinity]];
+/** Exception aging: open dead letters older than each of these. */
+const OLDER_THAN: Array<[string, number]> = [['1h', 3600e3], ['24h', DAY_MS], ['7d', 7 * DAY_MS]];
+const MAX_FAILURE_GROUPS = 100;
+const UNFINISHED = [DeliveryStatus.PENDING, DeliveryStatus.DELIVERING, DeliveryStatus.RETRYING];
 
 function percentile(sorted: number[], p: number): number | null {
   if (sorted.length === 0) return null;
@@ -30,6 +34,8 @@ export class StatsController {
     @InjectRepository(MessageEntity) private readonly messages: Repository<MessageEntity>,
     @InjectRepository(DeliveryAttemptEntity) private readonly attempts: Repository<DeliveryAttemptEntity>,
     @InjectRepository(DeadLetterEntity) private readonly deadLetters: Repository<DeadLetterEntity>,
+    @InjectRepository(DeliveryEntity) private readonly deliveries: Repository<DeliveryEntity>,
+    @InjectRepository(ConnectionEntity) private readonly connections: Repository<ConnectionEntity>,
   ) {}
 
   @Get()
@@ -88,6 +94,10 @@ export class StatsController {
     // Through the entity, so the timestamp is read the same way on both dialects.
     const oldest = (await this.deadLetters.findOne({ where: { status: 'open' }, order: { createdAt: 'ASC' }, select: { id: true, createdAt: true } }))?.createdAt ?? null;
     const open = Object.values(byReason).reduce((a, b) => a + b, 0);
+    const olderThan: Record<string, number> = {};
+    for (const [name, ageMs] of OLDER_THAN) {
+      olderThan[name] = await openDeadLetters.clone().andWhere('d.createdAt <= :before', { before: new Date(now - ageMs) }).getCount();
+    }
 
     return {
       window: { from: from.toISOString(), to: to.toISOString() },
@@ -108,7 +118,74 @@ export class StatsController {
           },
         };
       }),
-      deadLetters: { open, byReason, byAge, oldestOpenAt: oldest },
+      deadLetters: { open, byReason, byAge, olderThan, oldestOpenAt: oldest, byFingerprint: await this.failures() },
+      undelivered: await this.undelivered(),
     };
+  }
+
+  /**
+   * The open dead letters grouped by failure (see errorFingerprint), largest first: what support
+   * works through, one row per failure with how often, since when, an example and where.
+   */
+  private async failures() {
+    const groups = await this.deadLetters
+      .createQueryBuilder('d')
+      .select('d.fingerprint', 'fingerprint')
+      .addSelect('d.reasonCode', 'reasonCode')
+      .addSelect('d.stage', 'stage')
+      .addSelect('COUNT(*)', 'count')
+      .addSelect('MIN(d.error)', 'example')
+      .where('d.status = :open', { open: 'open' })
+      .groupBy('d.fingerprint')
+      .addGroupBy('d.reasonCode')
+      .addGroupBy('d.stage')
+      .orderBy('COUNT(*)', 'DESC')
+      .limit(MAX_FAILURE_GROUPS)
+      .getRawMany<{ fingerprint: string; reasonCode: string; stage: string; count: string; example: string }>();
+    if (groups.length === 0) return [];
+    const fingerprints = groups.map((g) => g.fingerprint);
+    // Read through the entity (timestamps and connection names the same way on both dialects).
+    const members = await this.deadLetters.find({
+      select: { fingerprint: true, connectionId: true, createdAt: true, updatedAt: true },
+      where: { status: 'open', fingerprint: In(fingerprints) },
+    });
+    const names = new Map((await this.connections.find({ select: { id: true, name: true }, where: { id: In([...new Set(members.map((m) => m.connectionId))]) } })).map((c) => [c.id, c.name]));
+    return groups.map((g) => {
+      const mine = members.filter((m) => m.fingerprint === g.fingerprint);
+      const ids = [...new Set(mine.map((m) => m.connectionId))];
+      return {
+        fingerprint: g.fingerprint,
+        reasonCode: g.reasonCode,
+        stage: g.stage,
+        count: Number(g.count),
+        pattern: errorPattern(g.example),
+        example: g.example,
+        firstSeenAt: new Date(Math.min(...mine.map((m) => m.createdAt.getTime()))).toISOString(),
+        lastSeenAt: new Date(Math.max(...mine.map((m) => m.updatedAt.getTime()))).toISOString(),
+        connections: ids.map((id) => ({ id, name: names.get(id) ?? null })),
+      };
+    });
+  }
+
+  /** Work not yet delivered, per destination: how much is waiting, retrying or in flight, and since when. */
+  private async undelivered() {
+    const rows = await this.deliveries
+      .createQueryBuilder('d')
+      .select('d.destinationConnectionId', 'connectionId')
+      .addSelect('d.status', 'status')
+      .addSelect('COUNT(*)', 'count')
+      .where('d.status IN (:...unfinished)', { unfinished: UNFINISHED })
+      .groupBy('d.destinationConnectionId')
+      .addGroupBy('d.status')
+      .getRawMany<{ connectionId: string; status: string; count: string }>();
+    const byDestination = new Map<string, Record<string, number>>();
+    for (const row of rows) byDestination.set(row.connectionId, { ...byDestination.get(row.connectionId), [row.status]: Number(row.count) });
+    const names = new Map((await this.connections.find({ select: { id: true, name: true }, where: { id: In([...byDestination.keys()]) } })).map((c) => [c.id, c.name]));
+    return [...byDestination.entries()].map(([id, byStatus]) => ({
+      connectionId: id,
+      name: names.get(id) ?? null,
+      total: Object.values(byStatus).reduce((a, b) => a + b, 0),
+      byStatus,
+    }));
   }
 }

@@ -22,6 +22,8 @@ export class DeadLetterEntity {
   @Index() @Column({ type: 'varchar', length: 36, name: 'connection_id' }) connectionId!: string;
   @Column({ type: 'varchar', length: 40, name: 'reason_code' }) reasonCode!: ReasonCode;
   @Column({ type: 'text' }) error!: string;
+  /** The failure this is an occurrence of: errorFingerprint(reasonCode, error), the same for all its occurrences. */
+  @Column({ type: 'varchar', length: 16, default: '' }) fingerprint!: string;
   @Column(JsonColumn()) details!: ErrorDetail[];
   @Column({ type: 'varchar', length: 20 }) status!: DeadLetterStatus;
   @Column({ type: 'integer', name: 'replay_count', default: 0 }) replayCount!: number;

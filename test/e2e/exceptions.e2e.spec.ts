@@ -1,0 +1,58 @@
+import { useHubWithSink, waitFor } from '../support/hub';
+import { canonicalOrder, postWebhook, routedSource } from '../support/fixtures';
+
+/**
+ * Exceptions support engineers can work through: open dead letters grouped by failure (the same
+ * error with its varying parts masked), aged, and replayed a whole failure at a time.
+ */
+describe('exceptions grouped by fingerprint', () => {
+  const ctx = useHubWithSink();
+
+  it('groups 50 rejections that differ only by SKU into one row, and replays them by its fingerprint once the destination is fixed', async () => {
+    // The destination refuses each order naming its own SKU, as an ERP does.
+    ctx.sink.answer = (request) => {
+      const order = (request.json as { data: { externalIds: { shopify: string } } }).data;
+      return { status: 422, body: JSON.stringify({ error: `SKU not found: SKU-${order.externalIds.shopify}` }) };
+    };
+    const { source, destination } = await routedSource(ctx.hub, ctx.sink.url);
+    const ids = await Promise.all(Array.from({ length: 50 }, () => postWebhook(ctx.hub, source.id, JSON.stringify(canonicalOrder())).then((r) => r.body.messageId as string)));
+    await waitFor(async () => ((await ctx.hub.admin.get(`/api/dead-letters?connectionId=${destination.id}&limit=100`)).body.items.length === 50 ? true : undefined), '50 dead letters');
+
+    const stats = (await ctx.hub.admin.get('/api/stats')).body;
+    const groups = stats.deadLetters.byFingerprint.filter((g: { connections: Array<{ id: string }> }) => g.connections.some((c) => c.id === destination.id));
+    expect(groups).toHaveLength(1);
+    const [group] = groups;
+    expect(group).toMatchObject({ count: 50, reasonCode: 'DESTINATION_REJECTED', stage: 'deliver', pattern: expect.stringContaining('SKU not found: <n>'), example: expect.stringMatching(/SKU not found: SKU-\d+/) });
+    expect(group.connections).toEqual([{ id: destination.id, name: expect.any(String) }]);
+    expect(Date.parse(group.lastSeenAt)).toBeGreaterThanOrEqual(Date.parse(group.firstSeenAt));
+    expect(stats.deadLetters.olderThan).toEqual({ '1h': 0, '24h': 0, '7d': 0 });
+    expect(stats.undelivered.find((u: { connectionId: string }) => u.connectionId === destination.id)).toBeUndefined();
+
+    // A filter that names a fingerprint in the wrong shape is refused, naming the field.
+    const bad = await ctx.hub.admin.post('/api/dead-letters/replay', { filter: { fingerprint: 'not-a-fingerprint' } });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.details[0].path).toBe('/filter/fingerprint');
+
+    ctx.sink.answer = undefined; // fixed
+    const replayed = await ctx.hub.admin.post('/api/dead-letters/replay', { filter: { fingerprint: group.fingerprint } });
+    expect(replayed.status).toBe(202);
+    expect(replayed.body.queued).toBe(50);
+    for (const id of ids) await waitFor(async () => ((await ctx.hub.admin.get(`/api/messages/${id}`)).body.status === 'completed' ? true : undefined), `message ${id} completed`);
+    // 50 refused, then each delivered once by the replay.
+    expect(ctx.sink.requests).toHaveLength(100);
+    expect(new Set(ctx.sink.requests.slice(50).map((r) => r.headers['idempotency-key'])).size).toBe(50);
+    expect((await ctx.hub.admin.get('/api/stats')).body.deadLetters.byFingerprint.find((g: { fingerprint: string }) => g.fingerprint === group.fingerprint)).toBeUndefined();
+  });
+
+  it('shows undelivered work per destination', async () => {
+    ctx.sink.fallback = { status: 200, delayMs: 3000 };
+    const { source, destination } = await routedSource(ctx.hub, ctx.sink.url, { delivery: { concurrency: 1 } });
+    await Promise.all(Array.from({ length: 3 }, () => postWebhook(ctx.hub, source.id, JSON.stringify(canonicalOrder()))));
+    const waiting = await waitFor(async () => {
+      const entry = (await ctx.hub.admin.get('/api/stats')).body.undelivered.find((u: { connectionId: string }) => u.connectionId === destination.id);
+      return entry?.total === 3 ? entry : undefined;
+    }, 'three undelivered');
+    expect(waiting).toMatchObject({ name: expect.any(String), total: 3 });
+    expect(Object.keys(waiting.byStatus).every((s) => ['pending', 'delivering', 'retrying'].includes(s))).toBe(true);
+  });
+});
