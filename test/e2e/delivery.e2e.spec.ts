@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { SchemaRegistry } from '@omnihub/mapping';
+import { QueueService, deliverQueueName } from '@omnihub/queueing';
 import { DELIVERING_MARK_DELAY_MS } from '../../apps/worker/src/delivery/delivery-ledger';
+import { DeliveryWorkerPool } from '../../apps/worker/src/delivery/delivery-worker-pool';
 import { FakeDestination } from '../support/sink';
 import { TestHub, resetDatabase, startHub, waitFor } from '../support/hub';
 import { queuesDrained } from '../support/queues';
@@ -117,6 +119,35 @@ describe('signed webhook → canonical event → routed delivery', () => {
     expect(sink.requests.map((r) => (r.json as { id: string }).id).sort()).toEqual([...ids, marker.body.messageId].sort());
     const listed = await hub.admin.get(`/api/messages?connectionId=${source.id}`);
     expect(listed.body.items.map((m: { id: string }) => m.id).sort()).toEqual([...ids, marker.body.messageId].sort());
+  });
+
+  it('runs a delivery worker only for a connection something is routed to, and keeps it while its deliveries are unfinished', async () => {
+    const pool = hub.app.get(DeliveryWorkerPool);
+    const workersOf = async (id: string) => (await hub.app.get(QueueService).queue(deliverQueueName(id)).getWorkers()).length;
+    // A sync already under way may predate the change; a worker's Redis connection names itself once it is up.
+    const settlesAt = (id: string, count: number) => waitFor(async () => (await pool.sync(), (await workersOf(id)) === count), `${count} workers for ${id}`);
+    const source = await createSource(hub);
+    const destination = await createDestination(hub, sink.url, { maxAttempts: 20, backoffMs: 100 });
+    await pool.sync();
+    await pool.sync();
+    expect(await workersOf(destination.id)).toBe(0); // a connection that could receive, with nothing routed to it
+    expect(await workersOf(source.id)).toBe(0);
+
+    const route = await createRoute(hub, source.id, destination.id);
+    await settlesAt(destination.id, 1);
+    expect(await workersOf(source.id)).toBe(0); // it could receive too (generic-http), but nothing is routed to it
+
+    // Its route disabled while a delivery is still retrying: the worker stays until the delivery is done.
+    sink.fallback = { status: 503 };
+    const res = await postWebhook(hub, source.id, JSON.stringify(canonicalOrder()));
+    await waitFor(async () => sink.requests.length >= 1, 'a first, failed attempt');
+    expect((await hub.admin.patch(`/api/routes/${route.id}`, { enabled: false })).status).toBe(200);
+    await pool.sync();
+    await pool.sync();
+    expect(await workersOf(destination.id)).toBe(1);
+    sink.fallback = { status: 200 };
+    await waitFor(async () => ((await hub.admin.get(`/api/messages/${res.body.messageId}`)).body.status === 'completed' ? true : undefined), 'the retried delivery done');
+    await settlesAt(destination.id, 0);
   });
 
   it('fans out to two destinations; one being down does not delay the other', async () => {

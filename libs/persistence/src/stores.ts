@@ -25,6 +25,7 @@ const CACHE_TTL_MS = 2000;
 export class ConnectionStore {
   private readonly logger = new Logger(ConnectionStore.name);
   readonly secretBox: SecretBox;
+  private readonly decrypted = new Map<string, { ciphertext: string; secrets: Record<string, string> }>();
   private readonly cache = new RefreshingCache<LiveConnection | null>(CACHE_TTL_MS, (id, error) =>
     this.logger.warn(`connection ${id} not refreshed, its cached settings still serve: ${(error as Error).message}`),
   );
@@ -64,7 +65,7 @@ export class ConnectionStore {
   toLive(entity: ConnectionEntity): LiveConnection {
     let secrets: Record<string, string>;
     try {
-      secrets = this.secretBox.open(entity.secretsCiphertext);
+      secrets = this.openSecrets(entity);
     } catch {
       // 503, not 4xx: the sender should retry once an operator restores the right HUB_SECRET_KEY.
       throw new HubError('INTERNAL', `the secrets of connection ${entity.id} cannot be decrypted (was HUB_SECRET_KEY changed?)`, 503);
@@ -79,6 +80,18 @@ export class ConnectionStore {
       updatedAt: entity.updatedAt,
     };
   }
+
+  /**
+   * Decrypted when the ciphertext changes (an edit, a rotation), not on every cache refresh: the
+   * cache re-reads each connection every few seconds, and the secrets rarely change.
+   */
+  private openSecrets(entity: ConnectionEntity): Record<string, string> {
+    const known = this.decrypted.get(entity.id);
+    if (known?.ciphertext === entity.secretsCiphertext) return known.secrets;
+    const secrets = this.secretBox.open(entity.secretsCiphertext);
+    this.decrypted.set(entity.id, { ciphertext: entity.secretsCiphertext, secrets });
+    return secrets;
+  }
 }
 
 @Injectable()
@@ -89,6 +102,12 @@ export class RouteStore {
   );
 
   constructor(@InjectRepository(RouteEntity) private readonly routes: Repository<RouteEntity>) {}
+
+  /** The connections enabled routes deliver to. */
+  async destinations(): Promise<Set<string>> {
+    const rows = await this.routes.createQueryBuilder('r').select('DISTINCT r.destinationConnectionId', 'id').where('r.enabled = :enabled', { enabled: true }).getRawMany<{ id: string }>();
+    return new Set(rows.map((row) => row.id));
+  }
 
   /** Enabled routes leaving a source connection. */
   fromSource(sourceConnectionId: string): Promise<RouteEntity[]> {

@@ -2,7 +2,8 @@ import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/comm
 import { DelayedError, Job, Worker } from 'bullmq';
 import { HUB_CONFIG, HubConfig, HubMetrics } from '@omnihub/core';
 import { ConnectorRegistry } from '@omnihub/connector-sdk';
-import { ConnectionStore, LiveConnection } from '@omnihub/persistence';
+import { DataSource } from 'typeorm';
+import { ConnectionStore, DeliveryStatus, LiveConnection, RouteStore, runSql } from '@omnihub/persistence';
 import { DeliverJobData, QueueService, deliverQueueName, redisOptionsFromUrl } from '@omnihub/queueing';
 import { CircuitAfterAttempt, CircuitBreakers } from './circuit-breaker';
 import { DeliveryService } from './delivery.service';
@@ -17,9 +18,10 @@ const UNLIMITED_RATE = 1_000_000_000;
 const HOLD_RECHECK_AFTER_MS = 25;
 
 /**
- * One BullMQ worker per destination connection, so each destination has its own concurrency, rate
- * limit and backlog: a failing ERP never delays warehouse deliveries. Connections are created at
- * run time (maybe by another process), so the pool re-reads them every few seconds.
+ * One BullMQ worker per destination connection that has work (see destinationsWithWork), so each
+ * destination has its own concurrency, rate limit and backlog: a failing ERP never delays warehouse
+ * deliveries. Connections and routes change at run time (maybe in another process), so the pool
+ * re-reads them every few seconds.
  */
 @Injectable()
 export class DeliveryWorkerPool implements OnApplicationBootstrap {
@@ -28,10 +30,16 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap {
   private paused = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private syncing: Promise<void> | undefined;
+  /** Set by close(): no worker is started or restarted after it. */
+  private closing = false;
+  /** Delivery jobs running in this process (reported if a shutdown runs out of time). */
+  active = 0;
 
   constructor(
     @Inject(HUB_CONFIG) private readonly config: HubConfig,
     private readonly connections: ConnectionStore,
+    private readonly routes: RouteStore,
+    private readonly dataSource: DataSource,
     private readonly connectors: ConnectorRegistry,
     private readonly deliveries: DeliveryService,
     private readonly queues: QueueService,
@@ -55,6 +63,7 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap {
 
   /** Starts, restarts (settings changed) or stops workers to match the destination connections. */
   sync(): Promise<void> {
+    if (this.closing) return Promise.resolve();
     this.syncing ??= this.reconcile().finally(() => (this.syncing = undefined));
     return this.syncing;
   }
@@ -62,7 +71,7 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap {
   private async reconcile(): Promise<void> {
     let destinations: LiveConnection[];
     try {
-      destinations = (await this.connections.all()).filter((c) => this.connectors.get(c.connector)?.module.outbound);
+      destinations = await this.destinationsWithWork();
     } catch (error) {
       this.logger.warn(`cannot list destinations: ${(error as Error).message}`);
       return;
@@ -89,11 +98,35 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap {
     }
   }
 
+  /**
+   * The connections that can receive deliveries and have some to receive: an enabled route's
+   * destination, or one with deliveries still unfinished (its route was disabled or deleted after
+   * they were created; they still go out). A connection that is only a source has no worker.
+   */
+  private async destinationsWithWork(): Promise<LiveConnection[]> {
+    const routed = await this.routes.destinations();
+    const outbound = (await this.connections.all()).filter((c) => this.connectors.get(c.connector)?.module.outbound);
+    const withWork: LiveConnection[] = [];
+    for (const connection of outbound) {
+      if (routed.has(connection.id) || (await this.hasUnfinishedDeliveries(connection.id))) withWork.push(connection);
+    }
+    return withWork;
+  }
+
+  private async hasUnfinishedDeliveries(destinationId: string): Promise<boolean> {
+    const { rows } = await runSql<{ one: number }>(
+      this.dataSource,
+      `SELECT 1 AS one FROM deliveries WHERE status IN (:...unfinished) AND destination_connection_id = :destinationId LIMIT 1`,
+      { unfinished: [DeliveryStatus.PENDING, DeliveryStatus.DELIVERING, DeliveryStatus.RETRYING], destinationId },
+    );
+    return rows.length > 0;
+  }
+
   private async startWorker(destination: LiveConnection): Promise<Worker> {
     const { concurrency, ratePerSecond } = destination.delivery;
     // The limit is the queue's, across every worker process; each process may use all of it.
     await this.queues.limitDeliveryConcurrency(destination.id, Math.max(1, concurrency));
-    const worker = new Worker<DeliverJobData>(deliverQueueName(destination.id), (job, token) => this.deliver(destination.id, job, token), {
+    const worker = new Worker<DeliverJobData>(deliverQueueName(destination.id), (job, token) => this.counted(this.deliver(destination.id, job, token)), {
       connection: redisOptionsFromUrl(this.config.redisUrl),
       prefix: this.config.queuePrefix,
       concurrency: Math.max(1, concurrency),
@@ -164,8 +197,21 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap {
     else this.logger.log(`destination ${destinationId}: circuit closed, deliveries resume`);
   }
 
-  /** Waits for running deliveries to finish; called by the worker module before shutdown. */
+  private async counted(delivering: Promise<void>): Promise<void> {
+    this.active++;
+    try {
+      await delivering;
+    } finally {
+      this.active--;
+    }
+  }
+
+  /**
+   * Waits for running deliveries to finish (each records its outcome before its job completes);
+   * called by the worker module before shutdown. Jobs not yet taken stay in their queues.
+   */
   async close(): Promise<void> {
+    this.closing = true;
     if (this.timer) clearInterval(this.timer);
     await this.syncing;
     await Promise.all([...this.workers.values()].map((entry) => entry.worker.close()));
