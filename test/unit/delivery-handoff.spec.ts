@@ -14,9 +14,9 @@ describe('DeliveryHandoff', () => {
   it('hands each delivery over once: a repeated job reads the database', () => {
     const handoff = new DeliveryHandoff();
     handoff.offer([loaded('a'), loaded('b')]);
-    expect(handoff.take('a')).toEqual(loaded('a'));
-    expect(handoff.take('a')).toBeUndefined();
-    expect(handoff.take('b')?.delivery.id).toBe('b');
+    expect(handoff.take('a', 0)).toEqual(loaded('a'));
+    expect(handoff.take('a', 0)).toBeUndefined();
+    expect(handoff.take('b', 0)?.delivery.id).toBe('b');
     expect(handoff.size).toBe(0);
   });
 
@@ -24,9 +24,9 @@ describe('DeliveryHandoff', () => {
     const handoff = new DeliveryHandoff();
     handoff.offer([loaded('a'), loaded('b')]);
     now += 2000;
-    expect(handoff.take('a')).toBeDefined();
+    expect(handoff.take('a', 0)).toBeDefined();
     now += 1;
-    expect(handoff.take('b')).toBeUndefined();
+    expect(handoff.take('b', 0)).toBeUndefined();
     expect(handoff.size).toBe(0);
   });
 
@@ -34,8 +34,18 @@ describe('DeliveryHandoff', () => {
     const handoff = new DeliveryHandoff();
     for (let i = 0; i < 300; i++) handoff.offer([loaded(`d${i}`)]);
     expect(handoff.size).toBe(256);
-    expect(handoff.take('d43')).toBeUndefined();
-    expect(handoff.take('d44')).toBeDefined();
-    expect(handoff.take('d299')).toBeDefined();
+    expect(handoff.take('d43', 0)).toBeUndefined();
+    expect(handoff.take('d44', 0)).toBeDefined();
+    expect(handoff.take('d299', 0)).toBeDefined();
+  });
+});
+
+describe('DeliveryHandoff and later jobs of the same delivery', () => {
+  it('gives an entry only to the job of the attempt it was made for (a replay within the age limit reads the database)', () => {
+    const handoff = new DeliveryHandoff();
+    handoff.offer([loaded('a'), loaded('b')]);
+    expect(handoff.take('a', 1)).toBeUndefined(); // a replay's job, attempt 1: the entry (attempt 0) is stale
+    expect(handoff.take('a', 0)).toBeUndefined(); // and it is gone
+    expect(handoff.take('b', 0)?.delivery.id).toBe('b');
   });
 });

@@ -37,3 +37,8 @@ export const transformJobId = (messageIds: string[]): string => `t-${messageIds[
 /** A message's transform retried after its resolve stage failed: a new job per attempt, as with deliveries. */
 export const transformRetryJobId = (messageId: string, attempt: number): string => `t-${messageId}-r${attempt}`;
 export const deliverJobId = (deliveryId: string, attempts: number): string => `d-${deliveryId}-${attempts}`;
+/** The attempt number a delivery job was enqueued for (undefined for an id not made by deliverJobId). */
+export function attemptsOfDeliverJob(jobId: string | undefined): number | undefined {
+  const match = jobId ? /^d-.+-(\d+)$/.exec(jobId) : null;
+  return match ? Number(match[1]) : undefined;
+}

@@ -40,11 +40,16 @@ export class DeliveryHandoff {
     }
   }
 
-  take(deliveryId: string): LoadedDelivery | undefined {
+  /**
+   * `attempts`: the attempt number the job was enqueued for. Only the job of the attempt the entry
+   * was made for takes it: a later job of the same delivery (a replay that came within MAX_AGE_MS,
+   * its first job having read the database) must not start from the stale state.
+   */
+  take(deliveryId: string, attempts: number): LoadedDelivery | undefined {
     const entry = this.entries.get(deliveryId);
     if (!entry) return undefined;
     this.entries.delete(deliveryId);
-    return Date.now() - entry.at <= MAX_AGE_MS ? entry.loaded : undefined;
+    return Date.now() - entry.at <= MAX_AGE_MS && entry.loaded.delivery.attempts === attempts ? entry.loaded : undefined;
   }
 
   get size(): number {

@@ -4,7 +4,7 @@ import { HUB_CONFIG, HubConfig, HubMetrics } from '@omnihub/core';
 import { ConnectorRegistry } from '@omnihub/connector-sdk';
 import { DataSource } from 'typeorm';
 import { ConnectionStore, DeliveryStatus, LiveConnection, RouteStore, runSql } from '@omnihub/persistence';
-import { DeliverJobData, QueueService, deliverQueueName, redisOptionsFromUrl } from '@omnihub/queueing';
+import { DeliverJobData, QueueService, attemptsOfDeliverJob, deliverQueueName, redisOptionsFromUrl } from '@omnihub/queueing';
 import { CircuitAfterAttempt, CircuitBreakers } from './circuit-breaker';
 import { DeliveryService } from './delivery.service';
 
@@ -180,7 +180,7 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap {
           return after;
         },
       },
-      heldSince,
+      { attempts: attemptsOfDeliverJob(job.id), heldSince },
     );
     if (result.kind === 'wait') {
       if (probe) await this.breakers.record(destinationId, settings, undefined, true); // frees the probe for another delivery
@@ -193,8 +193,9 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap {
     const transition = after.transition!;
     this.metrics.circuitTransitions.inc({ destination: destinationId, to: transition });
     this.metrics.circuitOpen.set({ destination: destinationId }, transition === 'opened' ? 1 : 0);
-    if (transition === 'opened') this.logger.warn(`destination ${destinationId}: circuit open; deliveries held for ${Math.round(after.holdMs)} ms, then one probe`);
-    else this.logger.log(`destination ${destinationId}: circuit closed, deliveries resume`);
+    const connection = { id: destinationId, name: (await this.connections.get(destinationId).catch(() => undefined))?.name };
+    if (transition === 'opened') this.logger.warn({ msg: `destination ${connection.name ?? destinationId}: circuit open; deliveries held for ${Math.round(after.holdMs)} ms, then one probe`, connection, holdMs: Math.round(after.holdMs) });
+    else this.logger.log({ msg: `destination ${connection.name ?? destinationId}: circuit closed, deliveries resume`, connection });
   }
 
   private async counted(delivering: Promise<void>): Promise<void> {

@@ -59,10 +59,15 @@ export class DeliveryService {
     private readonly transformer: CanonicalTransformer,
   ) {}
 
-  /** `heldSince`: since when an open circuit has held this delivery, if it has. */
-  async run(deliveryId: string, gate: AttemptGate = UNGATED, heldSince?: number): Promise<RunResult> {
+  /**
+   * `job.attempts`: the attempt number its job was enqueued for (when known); `job.heldSince`: since
+   * when an open circuit has held this delivery, if it has.
+   */
+  async run(deliveryId: string, gate: AttemptGate = UNGATED, job: { attempts?: number; heldSince?: number } = {}): Promise<RunResult> {
+    const { heldSince } = job;
     // The stored event is null until the message is routed; it is parsed only if a connector reads it.
-    const loaded = this.handoff.take(deliveryId) ?? (await this.loads.submit(deliveryId));
+    const handedOff = job.attempts !== undefined ? this.handoff.take(deliveryId, job.attempts) : undefined;
+    const loaded = handedOff ?? (await this.loads.submit(deliveryId));
     if (!loaded || TERMINAL_DELIVERY_STATUSES.includes(loaded.delivery.status)) return DONE;
     const { delivery } = loaded;
     // Not routed yet (its transform is being retried): the transform enqueues this delivery when done.
