@@ -93,6 +93,8 @@ async function launchHub({ destinations, secret, tag, canonical = false }) {
       HUB_DATA_DIR: path.join(os.tmpdir(), 'omnihub-bench-data'),
       HUB_LOG_LEVEL: 'warn',
       HUB_PUBLIC_URL: `http://127.0.0.1:${port}`,
+      // The bench's sinks listen on loopback, which the hub calls only when allowed.
+      HUB_ALLOWED_PRIVATE_DESTINATIONS: '127.0.0.1',
       // A fresh BullMQ prefix per start: no jobs left over from an earlier scenario or run.
       HUB_QUEUE_PREFIX: `bench-${tag}`,
     },

@@ -1,8 +1,8 @@
 import { createHmac } from 'node:crypto';
 import * as http from 'node:http';
 import { AddressInfo } from 'node:net';
-import { AxiosHttpClient, ConnectionContext, OutboundDelivery, outboundDelivery } from '@omnihub/connector-sdk';
-import { MemoryCrossReferences, MemoryState } from '../../test/support/connector-context';
+import { ConnectionContext, OutboundDelivery, outboundDelivery } from '@omnihub/connector-sdk';
+import { MemoryCrossReferences, MemoryState, testHttpClient } from '../../test/support/connector-context';
 import { CanonicalEvent } from '@omnihub/core';
 import connector = require('./index');
 
@@ -49,7 +49,7 @@ describe('generic-http outbound client against a real HTTP server', () => {
   let server: http.Server;
   let url: string;
   let next: (req: http.IncomingMessage, res: http.ServerResponse, body: string) => void;
-  const httpClient = new AxiosHttpClient();
+  const httpClient = testHttpClient();
   const event = { specversion: '1.0', id: 'm1', type: 'order.created', data: { orderNumber: '#1' } } as unknown as CanonicalEvent;
   // Not JSON.stringify's own output (indented): a connector that re-serialised the event would send other bytes.
   const stored = { eventJson: JSON.stringify(event, null, 1), eventId: event.id, eventType: event.type };
@@ -114,7 +114,7 @@ describe('outboundDelivery', () => {
     const eventJson = '{"specversion":"1.0","id":"m9","type":"order.created","data":{"orderNumber":"#9"}}';
     const parse = jest.spyOn(JSON, 'parse');
     try {
-      const delivery = outboundDelivery({ eventJson, eventId: 'm9', eventType: 'order.created' }, { ...context({}), idempotencyKey: 'd9', timeoutMs: 1000, http: new AxiosHttpClient(), xrefs: new MemoryCrossReferences(), state: new MemoryState() });
+      const delivery = outboundDelivery({ eventJson, eventId: 'm9', eventType: 'order.created' }, { ...context({}), idempotencyKey: 'd9', timeoutMs: 1000, http: testHttpClient(), xrefs: new MemoryCrossReferences(), state: new MemoryState() });
       expect(delivery.eventJson).toBe(eventJson);
       expect(parse).not.toHaveBeenCalled();
       expect(delivery.event.data).toEqual({ orderNumber: '#9' });

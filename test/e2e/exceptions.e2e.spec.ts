@@ -45,14 +45,16 @@ describe('exceptions grouped by fingerprint', () => {
   });
 
   it('shows undelivered work per destination', async () => {
-    ctx.sink.fallback = { status: 200, delayMs: 3000 };
+    ctx.sink.fallback = { status: 200, delayMs: 1000 };
     const { source, destination } = await routedSource(ctx.hub, ctx.sink.url, { delivery: { concurrency: 1 } });
-    await Promise.all(Array.from({ length: 3 }, () => postWebhook(ctx.hub, source.id, JSON.stringify(canonicalOrder()))));
+    const posted = await Promise.all(Array.from({ length: 3 }, () => postWebhook(ctx.hub, source.id, JSON.stringify(canonicalOrder()))));
     const waiting = await waitFor(async () => {
       const entry = (await ctx.hub.admin.get('/api/stats')).body.undelivered.find((u: { connectionId: string }) => u.connectionId === destination.id);
       return entry?.total === 3 ? entry : undefined;
     }, 'three undelivered');
     expect(waiting).toMatchObject({ name: expect.any(String), total: 3 });
     expect(Object.keys(waiting.byStatus).every((s) => ['pending', 'delivering', 'retrying'].includes(s))).toBe(true);
+    // Nothing left in flight when the file's hub closes.
+    for (const res of posted) await waitFor(async () => ((await ctx.hub.admin.get(`/api/messages/${res.body.messageId}`)).body.status === 'completed' ? true : undefined), 'delivered');
   });
 });

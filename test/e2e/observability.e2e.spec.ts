@@ -45,6 +45,9 @@ describe('observability: /metrics and /api/stats', () => {
     expect(text).toMatch(/omnihub_delivery_attempt_duration_seconds_bucket\{le="0.1",destination="[^"]+"\} \d+/);
     expect(text).toMatch(/omnihub_queue_jobs\{queue="transform",state="waiting"\} 0/);
     expect(text).toContain('omnihub_process_resident_memory_bytes');
+    // Connections are labelled by id everywhere; one info series per connection names them.
+    expect(text).toMatch(new RegExp(`omnihub_connection_info\\{connection="${source.id}",name="source-[0-9a-f]{6}",connector="generic-http"\\} 1`));
+    expect(text.match(/^omnihub_connection_info\{/gm)).toHaveLength(3);
     expect(text).not.toContain(SIGNING_SECRET);
   });
 

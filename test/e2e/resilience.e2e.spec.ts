@@ -112,7 +112,7 @@ describe('nothing accepted is lost', () => {
     expect(await child.exited).not.toBe(0);
     const lines = child.output().trim().split('\n');
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(message);
+    expect(JSON.parse(lines[0])).toEqual(expect.objectContaining({ level: 'fatal', time: expect.any(String), msg: expect.stringMatching(message) }));
     expect(lines[0]).not.toContain('s3cret-pw');
   });
 });
@@ -125,8 +125,13 @@ describe('first start', () => {
     const first = spawnHub(env);
     try {
       await waitForOutput(first, /listening/);
-      const key = /admin API key \(shown once, store it now\): (\S+)/.exec(first.output())?.[1];
+      // A JSON line of its own, printed even at warn, whose msg says what it is.
+      const lines = first.output().trim().split('\n').map((line) => JSON.parse(line) as { msg: string; adminApiKey?: string });
+      const shown = lines.filter((line) => line.adminApiKey !== undefined);
+      expect(shown).toEqual([expect.objectContaining({ level: 'warn', msg: expect.stringContaining('admin API key generated (shown once, store it now') })]);
+      const key = shown[0].adminApiKey;
       expect(key).toMatch(/^ohk_/);
+      expect(first.output().split(key!)).toHaveLength(2); // once
       const ok = await fetch(`http://127.0.0.1:${port}/api/connectors`, { headers: { authorization: `Bearer ${key}` } });
       expect(ok.status).toBe(200);
     } finally {

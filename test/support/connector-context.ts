@@ -1,4 +1,13 @@
 import { AxiosHttpClient, ConnectorContext, CrossReferences, ConnectorState } from '@omnihub/connector-sdk';
+import { DestinationPolicy, parseAllowedPrivateDestinations } from '@omnihub/core';
+
+/** What every test hub and test client may call: the fake vendors and destinations listen on loopback. */
+export const TEST_ALLOWED_PRIVATE_DESTINATIONS = '127.0.0.1,::1,localhost';
+
+/** The hub's HTTP client, allowed to reach the tests' fake servers. */
+export function testHttpClient(): AxiosHttpClient {
+  return new AxiosHttpClient(new DestinationPolicy(parseAllowedPrivateDestinations(TEST_ALLOWED_PRIVATE_DESTINATIONS)));
+}
 
 /** In-memory stores for connector unit tests; the hub's are tables (tested end to end through the app). */
 export class MemoryCrossReferences implements CrossReferences {
@@ -30,5 +39,5 @@ export class MemoryState implements ConnectorState {
 
 /** A ConnectorContext over a real HTTP client and in-memory stores. */
 export function connectorContext(config: Record<string, unknown>, secrets: Record<string, string>, connectionId = 'conn-1'): ConnectorContext & { xrefs: MemoryCrossReferences; state: MemoryState } {
-  return { connectionId, config, secrets, http: new AxiosHttpClient(), timeoutMs: 5000, xrefs: new MemoryCrossReferences(), state: new MemoryState() };
+  return { connectionId, config, secrets, http: testHttpClient(), timeoutMs: 5000, xrefs: new MemoryCrossReferences(), state: new MemoryState() };
 }

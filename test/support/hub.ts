@@ -6,6 +6,8 @@ import TestAgent from 'supertest/lib/agent';
 import { DataSource } from 'typeorm';
 import { HubConfig, loadConfig } from '@omnihub/core';
 import { createHubApp } from '../../apps/hub/src/bootstrap';
+import { TEST_ALLOWED_PRIVATE_DESTINATIONS } from './connector-context';
+import { checkSecretKey } from '../../apps/hub/src/secret-key';
 import { FakeDestination } from './sink';
 
 export const ADMIN_KEY = 'test-admin-key';
@@ -41,6 +43,7 @@ export function testEnv(overrides: Record<string, string> = {}): Record<string, 
     HUB_RELAY_INTERVAL_MS: '500',
     HUB_RELAY_GRACE_MS: '3000',
     HUB_JOB_LOCK_MS: '3000',
+    HUB_ALLOWED_PRIVATE_DESTINATIONS: TEST_ALLOWED_PRIVATE_DESTINATIONS,
     ...overrides,
   };
 }
@@ -49,6 +52,9 @@ export function testEnv(overrides: Record<string, string> = {}): Record<string, 
 export async function startHub(overrides: Record<string, string> = {}): Promise<TestHub> {
   const env = testEnv(overrides);
   const config = loadConfig({ ...process.env, ...env });
+  // What main.ts's preflight does before any role starts: the key must be the one the database knows.
+  const problem = await checkSecretKey(config);
+  if (problem) throw new Error(problem);
   const app = await createHubApp(config);
   // Listening on a real port (not supertest's per-request server) so concurrent requests behave as in production.
   await app.listen({ port: 0, host: '127.0.0.1' });

@@ -1,36 +1,32 @@
 import 'reflect-metadata';
-import { loadConfig } from '@omnihub/core';
+import { hubLogger, loadConfig, startupNotices } from '@omnihub/core';
 import { createHubApp } from './bootstrap';
 import { preflight } from './preflight';
+import { stopOnSignals } from './shutdown';
 
 async function main(): Promise<void> {
   let config;
   try {
     config = loadConfig();
   } catch (error) {
-    process.stderr.write(`Omnihub configuration error: ${(error as Error).message}\n`);
+    hubLogger().fatal(`Omnihub configuration error: ${(error as Error).message}`);
     process.exit(2);
   }
-  const problem = await preflight(config);
+  // One JSON line each (see libs/core/src/logging.ts): a start-up failure at fatal, a key rotation's notes whatever the level.
+  hubLogger(config.logLevel);
+  const problem = await preflight(config, (line) => startupNotices().warn(line));
   if (problem) {
-    process.stderr.write(`${problem}\n`);
+    hubLogger().fatal(problem);
     process.exit(1);
   }
   const app = await createHubApp(config);
-  // Graceful stop: finish in-flight jobs and requests, close queues and the database, exit 0.
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    process.once(signal, () => {
-      void app.close().then(
-        () => process.exit(0),
-        () => process.exit(1),
-      );
-    });
-  }
+  // Graceful stop: drain, finish in-flight requests and jobs, flush, close, exit 0 (see shutdown.ts).
+  stopOnSignals(app, config);
   await app.listen({ port: config.port, host: '0.0.0.0' });
-  process.stdout.write(`Omnihub (${config.role}) listening on ${config.publicUrl}\n`);
+  startupNotices().info({ role: config.role, url: config.publicUrl }, `Omnihub (${config.role}) listening on ${config.publicUrl}`);
 }
 
 void main().catch((error: Error) => {
-  process.stderr.write(`Omnihub failed to start: ${error.message}\n`);
+  hubLogger().fatal({ err: error }, `Omnihub failed to start: ${error.message}`);
   process.exit(1);
 });

@@ -2,12 +2,16 @@ import { DataSource } from 'typeorm';
 import { HubConfig } from '@omnihub/core';
 import { dataSourceOptions } from '@omnihub/persistence';
 import { pingRedis } from '@omnihub/queueing';
+import { checkSecretKey, secretKeyConfigProblem } from './secret-key';
 
 /**
  * Checks Redis and the database before Nest starts, so an operator who forgot one gets a single
- * line saying what to start instead of a stack trace from deep inside a driver.
+ * line saying what to start instead of a stack trace from deep inside a driver. Last, the secret
+ * key is checked against the database's fingerprint of it, before any role starts.
  */
-export async function preflight(config: HubConfig): Promise<string | undefined> {
+export async function preflight(config: HubConfig, note?: (line: string) => void): Promise<string | undefined> {
+  const keyProblem = secretKeyConfigProblem(config);
+  if (keyProblem) return keyProblem;
   try {
     await pingRedis(config.redisUrl);
   } catch (error) {
@@ -23,7 +27,7 @@ export async function preflight(config: HubConfig): Promise<string | undefined> 
       if (probe.isInitialized) await probe.destroy();
     }
   }
-  return undefined;
+  return checkSecretKey(config, note);
 }
 
 /** Connection URLs may carry passwords; never print them. */

@@ -1,6 +1,6 @@
 import { BullModule } from '@nestjs/bullmq';
 import { BeforeApplicationShutdown, Module, OnModuleInit } from '@nestjs/common';
-import { HUB_CONFIG, HubConfig } from '@omnihub/core';
+import { HUB_CONFIG, HubConfig, HubLifecycle } from '@omnihub/core';
 import { QueueName, redisOptionsFromUrl } from '@omnihub/queueing';
 import { ConnectorContexts } from './connector-contexts';
 import { DeliveryHandoff } from './delivery/delivery-handoff';
@@ -31,14 +31,26 @@ export class WorkerModule implements OnModuleInit, BeforeApplicationShutdown {
     private readonly transform: TransformProcessor,
     private readonly pool: DeliveryWorkerPool,
     private readonly relay: RelayService,
-  ) {}
+    private readonly ledger: DeliveryLedger,
+    private readonly deliveries: DeliveryService,
+    lifecycle: HubLifecycle,
+  ) {
+    lifecycle.track('transform jobs', () => this.transform.active);
+    lifecycle.track('delivery jobs', () => this.pool.active);
+  }
 
   /**
    * Stops taking jobs and lets the running ones finish while Redis and the database are still open
-   * (both close in the later shutdown phase), so a graceful stop never fails a job half-way.
+   * (both close in the later shutdown phase), so a graceful stop never fails a job half-way: a
+   * delivery whose request was sent records its outcome before its job completes. Then what the
+   * finished jobs left behind: batched ledger writes, entity leases being freed. A job still
+   * running when HUB_SHUTDOWN_TIMEOUT_MS ends the process keeps its lock until it expires
+   * (HUB_JOB_LOCK_MS); BullMQ's stalled-job check then gives it to another worker, and the relay
+   * re-enqueues it from the database if Redis lost it.
    */
   async beforeApplicationShutdown(): Promise<void> {
     await Promise.all([this.transform.worker.close(), this.pool.close(), this.relay.stop()]);
+    await Promise.all([this.ledger.flushed(), this.deliveries.released()]);
   }
 
   /** Refuses to start when a queue has no processor, so no work is ever enqueued where nothing reads it. */

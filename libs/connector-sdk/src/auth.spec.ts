@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import { testHttpClient } from '../../../test/support/connector-context';
 import { FakeVendorServer } from '../../../test/support/fake-vendor';
 import { authorizedClient, basicAuth, bearerToken, refreshingBearer, staticHeader } from './auth';
 import { HttpClient } from './contracts';
-import { AxiosHttpClient } from './http-client';
 
 /**
  * A vendor that issues tokens at POST /oauth/token (each one new) and accepts only the newest
@@ -24,7 +24,7 @@ async function tokenVendor() {
 }
 
 describe('auth helpers around the injected HTTP client', () => {
-  const http = new AxiosHttpClient();
+  const http = testHttpClient();
 
   it.each([
     ['a static header', staticHeader('X-Shopify-Access-Token', 'shpat_1'), 'x-shopify-access-token', 'shpat_1'],

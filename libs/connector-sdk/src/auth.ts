@@ -41,7 +41,9 @@ const issued = new Map<string, { token: IssuedToken; expiresAt: number; pending?
 /**
  * A bearer token that is fetched when first needed, cached under `cacheKey` (per connection and
  * credential, so a rotated secret gets a new token) until shortly before it expires, shared by
- * concurrent calls (one fetch at a time), and fetched again after a 401.
+ * concurrent calls (one fetch at a time), and fetched again after a 401. `fetchToken` calls the token
+ * endpoint through the `http` it is handed, the hub's client, so that endpoint meets the same
+ * destination policy as every other call.
  */
 export function refreshingBearer(cacheKey: string, fetchToken: (http: HttpClient) => Promise<IssuedToken>): Authenticator {
   const current = async (http: HttpClient): Promise<IssuedToken> => {

@@ -1,5 +1,6 @@
 import { ReasonCode } from '@omnihub/core';
 import { DeliveryOutcome, HttpResponse } from './contracts';
+import { DestinationRefusedError } from './http-client';
 
 /** Retry-After as milliseconds: either delta-seconds or an HTTP date (RFC 9110 §10.2.3). */
 export function parseRetryAfter(value: string | undefined, now = Date.now()): number | undefined {
@@ -29,8 +30,12 @@ export function classifyHttpResponse(response: HttpResponse): DeliveryOutcome {
   return { outcome: 'reject', reason: ReasonCode.DESTINATION_REJECTED, message, httpStatus: status };
 }
 
-/** Transport failures: nothing was answered, so the destination may or may not have the event. Retry. */
+/**
+ * Transport failures: nothing was answered, so the destination may or may not have the event. Retry.
+ * Except the hub's own refusal of the address: nothing was sent, and a retry would be refused too.
+ */
 export function classifyTransportError(error: unknown): DeliveryOutcome {
+  if (error instanceof DestinationRefusedError) return { outcome: 'reject', reason: ReasonCode.DESTINATION_REJECTED, message: `not sent: ${error.message}` };
   const code = (error as { code?: string }).code;
   const text = error instanceof Error ? error.message : String(error);
   if (code === 'ECONNABORTED' || code === 'ETIMEDOUT' || code === 'ERR_CANCELED' || /timeout/i.test(text)) {

@@ -1,4 +1,5 @@
 import { Global, Module } from '@nestjs/common';
+import { DestinationPolicy, HUB_CONFIG, HubConfig } from '@omnihub/core';
 import { AxiosHttpClient } from './http-client';
 import { ConnectorRegistry } from './registry';
 
@@ -8,8 +9,9 @@ export const HTTP_CLIENT = Symbol('HTTP_CLIENT');
 @Module({
   providers: [
     { provide: ConnectorRegistry, useFactory: () => ConnectorRegistry.load() },
-    { provide: HTTP_CLIENT, useFactory: () => new AxiosHttpClient() },
+    { provide: DestinationPolicy, useFactory: (config: HubConfig) => new DestinationPolicy(config.allowedPrivateDestinations), inject: [HUB_CONFIG] },
+    { provide: HTTP_CLIENT, useFactory: (policy: DestinationPolicy) => new AxiosHttpClient(policy), inject: [DestinationPolicy] },
   ],
-  exports: [ConnectorRegistry, HTTP_CLIENT],
+  exports: [ConnectorRegistry, DestinationPolicy, HTTP_CLIENT],
 })
 export class ConnectorsModule {}

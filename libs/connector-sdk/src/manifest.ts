@@ -89,6 +89,17 @@ export const BASE_URL_PROPERTY = {
   description: "Base URL of the vendor's API (sandbox, proxy or test server) instead of the connector's default.",
 } as const;
 
+/**
+ * The config properties holding an address the hub sends requests to, checked against the
+ * destination policy when a connection is saved: every top-level `format: "uri"` string, so a new
+ * one is checked without anyone remembering to, unless its schema says `"x-hub-calls": false`
+ * (Square's `notificationUrl` is the hub's own URL as Square signs it, never called).
+ */
+export function calledUrlProperties(config: Record<string, unknown>): string[] {
+  const properties = (config.properties ?? {}) as Record<string, { format?: unknown; 'x-hub-calls'?: unknown }>;
+  return Object.keys(properties).filter((name) => properties[name].format === 'uri' && properties[name]['x-hub-calls'] !== false);
+}
+
 /** The vendor API base for a connection: its `config.baseUrl`, else the connector's default; no trailing slash. */
 export function baseUrlOf(connection: { config: Record<string, unknown> }, fallback: string): string {
   const configured = typeof connection.config.baseUrl === 'string' && connection.config.baseUrl ? connection.config.baseUrl : fallback;

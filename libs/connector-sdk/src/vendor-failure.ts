@@ -22,10 +22,12 @@ export function failureOfResponse(response: HttpResponse, message: string): Vend
   return { retry: false, reason: ReasonCode.DESTINATION_REJECTED, message, httpStatus: response.status };
 }
 
-/** Nothing was answered (timeout, refused connection): retryable. */
+/** Nothing was answered (timeout, refused connection): retryable; an address the hub refuses to call is not. */
 export function failureOfTransport(error: unknown, call: string): VendorFailure {
   const outcome = classifyTransportError(error);
-  return { retry: true, reason: outcome.outcome === 'retry' ? outcome.reason : ReasonCode.NETWORK_ERROR, message: `${call}: ${'message' in outcome ? outcome.message : String(error)}` };
+  const message = `${call}: ${'message' in outcome ? outcome.message : String(error)}`;
+  if (outcome.outcome === 'reject') return { retry: false, reason: outcome.reason, message };
+  return { retry: true, reason: outcome.outcome === 'retry' ? outcome.reason : ReasonCode.NETWORK_ERROR, message };
 }
 
 /** A permanent refusal that no retry can fix (an unknown SKU, a vendor's business rule). */

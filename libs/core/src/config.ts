@@ -1,5 +1,6 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { AllowedPrivateDestinations, parseAllowedPrivateDestinations } from './destination-policy';
 import { projectRoot } from './paths';
 
 export type HubRole = 'all' | 'api' | 'worker';
@@ -16,6 +17,8 @@ export interface HubConfig {
   adminApiKey: string | undefined;
   /** Encrypts connection secrets at rest; unset means a key file generated under dataDir. */
   secretKey: string | undefined;
+  /** The key before a rotation: still opens what it sealed, until the hub has re-encrypted everything under secretKey. */
+  previousSecretKey: string | undefined;
   /** How long a worker holds a job before BullMQ treats it as stalled and hands it to another. */
   jobLockMs: number;
   transformConcurrency: number;
@@ -30,7 +33,11 @@ export interface HubConfig {
   relayIntervalMs: number;
   /** How old unfinished work must be before the relay assumes its job was lost. */
   relayGraceMs: number;
+  /** How long a stop (SIGTERM, SIGINT) may take to drain requests, jobs and writes before the process exits non-zero anyway. */
+  shutdownTimeoutMs: number;
   logLevel: string;
+  /** Loopback and private addresses outbound requests may reach (HUB_ALLOWED_PRIVATE_DESTINATIONS); none by default. */
+  allowedPrivateDestinations: AllowedPrivateDestinations;
 }
 
 function intFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -58,6 +65,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): HubConfig {
     queuePrefix: `{${env.HUB_QUEUE_PREFIX || 'omnihub'}}`,
     adminApiKey: env.HUB_ADMIN_API_KEY || undefined,
     secretKey: env.HUB_SECRET_KEY || undefined,
+    previousSecretKey: env.HUB_SECRET_KEY_PREVIOUS || undefined,
     jobLockMs: intFromEnv(env, 'HUB_JOB_LOCK_MS', 30000),
     transformConcurrency: intFromEnv(env, 'HUB_TRANSFORM_CONCURRENCY', 8),
     mappingThreads: Math.max(1, intFromEnv(env, 'HUB_MAPPING_THREADS', Math.min(4, Math.max(1, os.availableParallelism() - 1)))),
@@ -69,7 +77,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): HubConfig {
     mappingTimeoutMs: intFromEnv(env, 'HUB_MAPPING_TIMEOUT_MS', 1000),
     relayIntervalMs: intFromEnv(env, 'HUB_RELAY_INTERVAL_MS', 30000),
     relayGraceMs: intFromEnv(env, 'HUB_RELAY_GRACE_MS', 60000),
+    // Below Kubernetes' default 30 s termination grace period, so the hub exits before it is killed.
+    shutdownTimeoutMs: intFromEnv(env, 'HUB_SHUTDOWN_TIMEOUT_MS', 25000),
     logLevel: env.HUB_LOG_LEVEL || 'info',
+    allowedPrivateDestinations: parseAllowedPrivateDestinations(env.HUB_ALLOWED_PRIVATE_DESTINATIONS),
   };
 }
 

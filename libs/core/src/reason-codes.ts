@@ -28,6 +28,8 @@ export const ApiErrorCode = {
   FORBIDDEN: 'FORBIDDEN',
   CONFLICT: 'CONFLICT',
   INTERNAL: 'INTERNAL',
+  /** The process is stopping: nothing was stored; retry (after Retry-After), another instance or the restarted one answers. */
+  SHUTTING_DOWN: 'SHUTTING_DOWN',
 } as const;
 export type ApiErrorCode = (typeof ApiErrorCode)[keyof typeof ApiErrorCode];
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
 import { CanonicalEvent, ErrorDetail, EventType, HUB_CONFIG, HubConfig, HubMetrics, ReasonCode, isEventType, jsonDepth, parseVendorJson } from '@omnihub/core';
 import { ConnectorRegistry } from '@omnihub/connector-sdk';
 import { LiveConnection } from '@omnihub/persistence';
@@ -34,7 +34,7 @@ const fail = (reason: ReasonCode, message: string, details: ErrorDetail[] = []):
  * against the event type's schema. Pure with respect to the database: the caller stores the outcome.
  */
 @Injectable()
-export class CanonicalTransformer implements OnModuleDestroy {
+export class CanonicalTransformer implements OnApplicationShutdown {
   private readonly threads: MappingThreadPool;
 
   constructor(
@@ -47,7 +47,8 @@ export class CanonicalTransformer implements OnModuleDestroy {
     this.threads = new MappingThreadPool(config.mappingThreads);
   }
 
-  async onModuleDestroy(): Promise<void> {
+  /** In the last shutdown phase: the workers stopped before it, so no transform or delivery still maps. */
+  async onApplicationShutdown(): Promise<void> {
     await this.threads.close();
   }
 

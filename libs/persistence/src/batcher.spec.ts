@@ -56,4 +56,23 @@ describe('Batcher', () => {
     expect(await Promise.all(all)).toEqual(['r1', 'r2', 'r3', 'r4', 'r5']);
     expect(batches).toEqual([[1], [2, 3], [4, 5]]);
   });
+
+  it('idle() waits for every batch submitted so far, including those queued behind the one in flight', async () => {
+    const { finishers, run } = controlledRun();
+    const batcher = new Batcher(run, 10);
+    await batcher.idle(); // nothing submitted: settles at once
+    const first = batcher.submit(1);
+    const second = batcher.submit(2);
+    let idle = false;
+    void batcher.idle().then(() => (idle = true));
+    await tick();
+    finishers[0]!();
+    await first;
+    await tick();
+    expect(idle).toBe(false); // the second batch is still being written
+    finishers[1]!(new Error('database down'));
+    await expect(second).rejects.toThrow('database down');
+    await tick();
+    expect(idle).toBe(true);
+  });
 });

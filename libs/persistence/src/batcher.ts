@@ -7,6 +7,8 @@
 export class Batcher<TItem, TResult> {
   private pending: Array<{ item: TItem; resolve: (result: TResult) => void; reject: (error: unknown) => void }> = [];
   private writing = false;
+  /** The run of batches under way, until nothing is pending. */
+  private draining: Promise<void> = Promise.resolve();
 
   /** `run` gets up to `maxBatch` items and answers one result per item, in order. */
   constructor(
@@ -17,8 +19,13 @@ export class Batcher<TItem, TResult> {
   submit(item: TItem): Promise<TResult> {
     return new Promise<TResult>((resolve, reject) => {
       this.pending.push({ item, resolve, reject });
-      if (!this.writing) void this.drain();
+      if (!this.writing) this.draining = this.drain();
     });
+  }
+
+  /** Settles once every item submitted so far has had its batch run (before a shutdown closes what `run` writes to). */
+  idle(): Promise<void> {
+    return this.draining;
   }
 
   private async drain(): Promise<void> {

@@ -17,6 +17,7 @@ import { InitialSchema1764057600000 } from './migrations/1764057600000-initial-s
 import { Lz4PayloadCompression1764072000000 } from './migrations/1764072000000-lz4-payload-compression';
 import { ConnectorStages1764201600000 } from './migrations/1764201600000-connector-stages';
 import { FlowControl1764288000000 } from './migrations/1764288000000-flow-control';
+import { SecretKeyFingerprint1764374400000 } from './migrations/1764374400000-secret-key-fingerprint';
 import { DeadLetterFingerprints1764460800000 } from './migrations/1764460800000-dead-letter-fingerprints';
 
 /** Listed explicitly: entity globs break in a Nest monorepo build (nestjs/nest#5505). */
@@ -34,7 +35,7 @@ export const ENTITIES = [
   ConnectorStateEntity,
 ];
 
-export const MIGRATIONS = [InitialSchema1764057600000, Lz4PayloadCompression1764072000000, ConnectorStages1764201600000, FlowControl1764288000000, DeadLetterFingerprints1764460800000];
+export const MIGRATIONS = [InitialSchema1764057600000, Lz4PayloadCompression1764072000000, ConnectorStages1764201600000, FlowControl1764288000000, SecretKeyFingerprint1764374400000, DeadLetterFingerprints1764460800000];
 
 export function dataSourceOptions(config: HubConfig): DataSourceOptions {
   const common = { entities: ENTITIES, migrations: MIGRATIONS, migrationsRun: true, synchronize: false, logging: false } as const;

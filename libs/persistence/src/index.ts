@@ -1,6 +1,7 @@
 export * from './columns';
 export * from './data-source';
 export * from './secret-box';
+export * from './secret-key-check';
 export * from './entities/api-key.entity';
 export * from './entities/audit-entry.entity';
 export * from './entities/connection.entity';

@@ -34,7 +34,7 @@ export class ConnectionStore {
     @InjectRepository(ConnectionEntity) private readonly connections: Repository<ConnectionEntity>,
     @Inject(HUB_CONFIG) config: HubConfig,
   ) {
-    this.secretBox = SecretBox.fromEnvironment(config.secretKey, config.dataDir);
+    this.secretBox = SecretBox.fromEnvironment(config.secretKey, config.dataDir, config.previousSecretKey);
   }
 
   async get(id: string): Promise<LiveConnection | undefined> {

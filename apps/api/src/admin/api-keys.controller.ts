@@ -1,10 +1,11 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Req, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiBody, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { API_ROLES, ApiKeyEntity, ApiRole } from '@omnihub/persistence';
 import { ApiKeyGuard, AuthenticatedRequest, Requires } from '../auth/api-key.guard';
 import { ApiKeysService } from '../auth/api-keys.service';
-import { bodySchema } from '../http/openapi';
+import { ApiErrors, bodySchema } from '../http/openapi';
 import { validateAgainst } from '../http/validate-body';
+import { API_KEY_CREATED, API_KEY_LIST } from './api-schemas';
 import { AuditService } from './audit.service';
 
 const CREATE_SCHEMA = {
@@ -30,6 +31,8 @@ export class ApiKeysController {
 
   @Post()
   @ApiBody({ schema: bodySchema(CREATE_SCHEMA) })
+  @ApiCreatedResponse({ schema: API_KEY_CREATED })
+  @ApiErrors(400)
   async create(@Body() body: unknown, @Req() request: AuthenticatedRequest) {
     const input = validateAgainst<{ name: string; role: ApiRole }>(CREATE_SCHEMA, body, 'API key');
     const { entity, key } = await this.keys.create(input.name, input.role);
@@ -37,11 +40,14 @@ export class ApiKeysController {
     return { ...view(entity), key };
   }
 
+  @ApiOkResponse({ schema: API_KEY_LIST })
   @Get()
   async list() {
     return { items: (await this.keys.list()).map(view) };
   }
 
+  @ApiNoContentResponse({ description: 'Revoked' })
+  @ApiErrors(404, 409)
   @Delete(':id')
   @HttpCode(204)
   async revoke(@Param('id') id: string, @Req() request: AuthenticatedRequest) {

@@ -1,16 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Req, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiTags, ApiBody } from '@nestjs/swagger';
-import { bodySchema } from '../http/openapi';
+import { ApiBearerAuth, ApiBody, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiErrors, bodySchema } from '../http/openapi';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
-import { HubError } from '@omnihub/core';
-import { ConnectorRegistry } from '@omnihub/connector-sdk';
+import { DestinationPolicy, HubError } from '@omnihub/core';
+import { ConnectorRegistry, calledUrlProperties } from '@omnihub/connector-sdk';
 import { CircuitStore } from '@omnihub/queueing';
 import { ConnectionEntity, ConnectionStore, DEFAULT_DELIVERY_SETTINGS, DeliverySettings, RouteEntity, RouteStore } from '@omnihub/persistence';
 import { ApiKeyGuard, AuthenticatedRequest, Requires } from '../auth/api-key.guard';
 import { validateAgainst } from '../http/validate-body';
 import { IngressService } from '../ingress/ingress.service';
+import { CONNECTION, CONNECTION_LIST } from './api-schemas';
 import { AuditService } from './audit.service';
 
 interface ConnectionBody {
@@ -69,9 +70,12 @@ export class ConnectionsController {
     private readonly registry: ConnectorRegistry,
     private readonly ingress: IngressService,
     private readonly audit: AuditService,
+    private readonly destinations: DestinationPolicy,
   ) {}
 
   @ApiBody({ schema: bodySchema(CREATE_SCHEMA) })
+  @ApiCreatedResponse({ schema: CONNECTION })
+  @ApiErrors(400)
   @Post()
   @Requires('configure')
   async create(@Body() body: unknown, @Req() request: AuthenticatedRequest) {
@@ -94,6 +98,7 @@ export class ConnectionsController {
     return this.view(entity);
   }
 
+  @ApiOkResponse({ schema: CONNECTION_LIST })
   @Get()
   async list() {
     const entities = await this.connections.find({ order: { createdAt: 'ASC' } });
@@ -102,6 +107,8 @@ export class ConnectionsController {
   }
 
   /** One connection; for a destination also its circuit breaker (null while closed). */
+  @ApiOkResponse({ schema: CONNECTION })
+  @ApiErrors(404)
   @Get(':id')
   async get(@Param('id') id: string) {
     const entity = await this.find(id);
@@ -110,6 +117,8 @@ export class ConnectionsController {
   }
 
   @ApiBody({ schema: bodySchema(PATCH_SCHEMA) })
+  @ApiOkResponse({ schema: CONNECTION })
+  @ApiErrors(400, 404, 409)
   @Patch(':id')
   @Requires('configure')
   async update(@Param('id') id: string, @Body() body: unknown, @Req() request: AuthenticatedRequest) {
@@ -138,6 +147,8 @@ export class ConnectionsController {
     return this.view(entity);
   }
 
+  @ApiNoContentResponse({ description: 'Deleted' })
+  @ApiErrors(404, 409)
   @Delete(':id')
   @Requires('configure')
   @HttpCode(204)
@@ -163,8 +174,22 @@ export class ConnectionsController {
       throw HubError.validation(`unknown connector "${connectorId}"`, [{ path: '/connector', message: `must be one of ${this.registry.list().map((c) => c.manifest.id).join(', ')}` }]);
     }
     validateAgainst(connector.manifest.config, config, 'config', '/config');
+    this.checkCalledUrls(connector.manifest.config, config);
     validateAgainst(connector.manifest.secrets, secrets, 'secrets', '/secrets');
     return { config, secrets };
+  }
+
+  /**
+   * A URL the hub would call is refused now when its host alone says it may not be called (an IP
+   * literal, a loopback or metadata name); a host name is judged again by its addresses at every connect.
+   */
+  private checkCalledUrls(schema: Record<string, unknown>, config: Record<string, unknown>): void {
+    const details = calledUrlProperties(schema).flatMap((name) => {
+      const value = config[name];
+      const refusal = typeof value === 'string' && URL.canParse(value) ? this.destinations.refusalOfHost(new URL(value).hostname) : undefined;
+      return refusal ? [{ path: `/config/${name}`, message: refusal }] : [];
+    });
+    if (details.length > 0) throw HubError.validation(`config is invalid: ${details.map((d) => `${d.path} ${d.message}`).join('; ')}`, details);
   }
 
   private view(entity: ConnectionEntity) {

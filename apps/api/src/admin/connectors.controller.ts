@@ -1,7 +1,8 @@
 import { Controller, Get, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { ConnectorRegistry } from '@omnihub/connector-sdk';
 import { ApiKeyGuard } from '../auth/api-key.guard';
+import { CONNECTOR_LIST } from './api-schemas';
 
 /** The catalogue: what each connector is, what it receives and sends, and what it needs configured. */
 @ApiTags('connectors')
@@ -11,6 +12,7 @@ import { ApiKeyGuard } from '../auth/api-key.guard';
 export class ConnectorsController {
   constructor(private readonly registry: ConnectorRegistry) {}
 
+  @ApiOkResponse({ schema: CONNECTOR_LIST, description: 'Each manifest, with what its module can do' })
   @Get()
   list() {
     return {

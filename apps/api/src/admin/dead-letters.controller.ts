@@ -1,19 +1,22 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query, Req, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiTags, ApiBody } from '@nestjs/swagger';
-import { bodySchema } from '../http/openapi';
+import { ApiAcceptedResponse, ApiBearerAuth, ApiBody, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiErrors, ApiQueryParams, bodySchema } from '../http/openapi';
 import { InjectRepository } from '@nestjs/typeorm';
 import { In, Repository } from 'typeorm';
+import { ReasonCode } from '@omnihub/core';
 import { DeliveryAttemptEntity, DeliveryEntity, MessageEntity } from '@omnihub/persistence';
 import { ApiKeyGuard, AuthenticatedRequest, Requires } from '../auth/api-key.guard';
 import { validateAgainst } from '../http/validate-body';
 import { AuditService } from './audit.service';
 import { DeadLetterFilter, DeadLettersService } from './dead-letters.service';
-import { pageSize, timeRange } from './messages.controller';
+import { BULK_REPLAY_RESULT, DEAD_LETTER, DEAD_LETTER_DETAIL, DEAD_LETTER_LIST } from './api-schemas';
+import { LIMIT_PARAM, TIME_RANGE_PARAMS, pageSize, timeRange } from './messages.controller';
 
 const FILTER_SCHEMA = {
   type: 'object',
   additionalProperties: false,
-  properties: { reasonCode: { type: 'string' }, fingerprint: { type: 'string', pattern: '^[0-9a-f]{16}$' }, connectionId: { type: 'string' }, stage: { enum: ['transform', 'deliver'] } },
+  // An unknown reason code or stage is a 400 naming /filter/reasonCode, not a replay of nothing.
+  properties: { reasonCode: { enum: Object.values(ReasonCode) }, fingerprint: { type: 'string', pattern: '^[0-9a-f]{16}$' }, connectionId: { type: 'string' }, stage: { enum: ['transform', 'deliver'] } },
 };
 const BULK_SCHEMA = {
   type: 'object',
@@ -27,6 +30,15 @@ const REPLAY_SCHEMA = {
   properties: {
     payload: {},
     refetch: { type: 'boolean', description: "Transform dead letters: call the connector's resolve stage again instead of mapping what it fetched before (after fixing a cross-reference, say)." },
+  },
+};
+const LIST_QUERY = {
+  type: 'object',
+  properties: {
+    status: { enum: ['open', 'replayed', 'discarded'], default: 'open' },
+    ...FILTER_SCHEMA.properties,
+    ...TIME_RANGE_PARAMS,
+    ...LIMIT_PARAM,
   },
 };
 const DISCARD_SCHEMA = { type: 'object', required: ['reason'], additionalProperties: false, properties: { reason: { type: 'string', minLength: 1, maxLength: 2000 } } };
@@ -44,6 +56,9 @@ export class DeadLettersController {
     @InjectRepository(DeliveryAttemptEntity) private readonly attempts: Repository<DeliveryAttemptEntity>,
   ) {}
 
+  @ApiQueryParams(LIST_QUERY)
+  @ApiOkResponse({ schema: DEAD_LETTER_LIST, description: 'Newest first' })
+  @ApiErrors(400)
   @Get()
   async list(@Query() query: Record<string, string | undefined>) {
     const where = { ...this.service.where({ status: query.status ?? 'open', ...query } as DeadLetterFilter) };
@@ -52,6 +67,8 @@ export class DeadLettersController {
     return { items: rows };
   }
 
+  @ApiOkResponse({ schema: DEAD_LETTER_DETAIL, description: 'With its message, and its delivery with every attempt' })
+  @ApiErrors(404)
   @Get(':id')
   async get(@Param('id') id: string) {
     const deadLetter = await this.service.find(id);
@@ -62,6 +79,8 @@ export class DeadLettersController {
   }
 
   @ApiBody({ schema: bodySchema(BULK_SCHEMA) })
+  @ApiAcceptedResponse({ schema: BULK_REPLAY_RESULT })
+  @ApiErrors(400)
   @Post('replay')
   @Requires('operate')
   @HttpCode(202)
@@ -73,6 +92,8 @@ export class DeadLettersController {
   }
 
   @ApiBody({ schema: bodySchema(REPLAY_SCHEMA) })
+  @ApiAcceptedResponse({ schema: DEAD_LETTER, description: 'Replayed: back at the start of its stage' })
+  @ApiErrors(400, 404, 409)
   @Post(':id/replay')
   @Requires('operate')
   @HttpCode(202)
@@ -84,6 +105,8 @@ export class DeadLettersController {
   }
 
   @ApiBody({ schema: bodySchema(DISCARD_SCHEMA) })
+  @ApiOkResponse({ schema: DEAD_LETTER })
+  @ApiErrors(400, 404, 409)
   @Post(':id/discard')
   @Requires('operate')
   @HttpCode(200)

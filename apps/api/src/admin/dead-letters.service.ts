@@ -1,9 +1,9 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { DataSource, FindOptionsWhere, Repository } from 'typeorm';
 import { HubError, JsonObject, ReasonCode } from '@omnihub/core';
 import { SchemaRegistry } from '@omnihub/mapping';
-import { DeadLetterEntity, DeliveryEntity, DeliveryStatus, MessageEntity, MessageStatus, canonicalEventsOf } from '@omnihub/persistence';
+import { ConnectionStore, DeadLetterEntity, DeliveryEntity, DeliveryStatus, MessageEntity, MessageStatus, canonicalEventsOf } from '@omnihub/persistence';
 import { QueueService } from '@omnihub/queueing';
 
 export interface DeadLetterFilter {
@@ -23,6 +23,8 @@ const MAX_BULK = 10000;
  */
 @Injectable()
 export class DeadLettersService {
+  private readonly logger = new Logger(DeadLettersService.name);
+
   constructor(
     @InjectRepository(DeadLetterEntity) readonly deadLetters: Repository<DeadLetterEntity>,
     @InjectRepository(DeliveryEntity) private readonly deliveries: Repository<DeliveryEntity>,
@@ -30,6 +32,7 @@ export class DeadLettersService {
     private readonly dataSource: DataSource,
     private readonly queues: QueueService,
     private readonly schemas: SchemaRegistry,
+    private readonly connections: ConnectionStore,
   ) {}
 
   async find(id: string): Promise<DeadLetterEntity> {
@@ -84,6 +87,18 @@ export class DeadLettersService {
       });
       await this.queues.enqueueTransforms([message.id]);
     }
+    const connection = { id: deadLetter.connectionId, name: (await this.connections.get(deadLetter.connectionId).catch(() => undefined))?.name };
+    this.logger.log({
+      msg: `dead letter replayed (${deadLetter.stage} stage, was ${deadLetter.reasonCode})`,
+      deadLetterId: id,
+      messageId: deadLetter.messageId,
+      deliveryId: deadLetter.deliveryId,
+      connection,
+      stage: deadLetter.stage,
+      reasonCode: deadLetter.reasonCode,
+      replayCount: deadLetter.replayCount + 1,
+      edited: payload !== undefined,
+    });
     return this.find(id);
   }
 
@@ -114,6 +129,8 @@ export class DeadLettersService {
         await manager.update(MessageEntity, { id: delivery.messageId }, { status: MessageStatus.ROUTED, updatedAt: now });
       });
       await this.queues.enqueueDeliveries([{ deliveryId: id, destinationConnectionId: delivery.destinationConnectionId, attempts: delivery.attempts }]);
+      const name = (await this.connections.get(delivery.destinationConnectionId).catch(() => undefined))?.name;
+      this.logger.log({ msg: 'superseded delivery replayed (forced)', messageId: delivery.messageId, deliveryId: id, connection: { id: delivery.destinationConnectionId, name }, force: true });
     } else if (delivery.status === DeliveryStatus.DELIVERED) {
       throw HubError.conflict(`delivery ${id} has already been delivered; replaying it would send it twice`);
     } else {

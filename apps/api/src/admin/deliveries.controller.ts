@@ -1,8 +1,9 @@
 import { Body, Controller, HttpCode, Param, Post, Req, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiTags } from '@nestjs/swagger';
-import { bodySchema } from '../http/openapi';
+import { ApiAcceptedResponse, ApiBearerAuth, ApiBody, ApiTags } from '@nestjs/swagger';
+import { ApiErrors, bodySchema } from '../http/openapi';
 import { ApiKeyGuard, AuthenticatedRequest, Requires } from '../auth/api-key.guard';
 import { validateAgainst } from '../http/validate-body';
+import { DELIVERY } from './api-schemas';
 import { AuditService } from './audit.service';
 import { DeadLettersService } from './dead-letters.service';
 
@@ -26,6 +27,8 @@ export class DeliveriesController {
   ) {}
 
   @ApiBody({ schema: bodySchema(REPLAY_SCHEMA) })
+  @ApiAcceptedResponse({ schema: DELIVERY, description: 'Queued again' })
+  @ApiErrors(400, 404, 409)
   @Post(':id/replay')
   @Requires('operate')
   @HttpCode(202)

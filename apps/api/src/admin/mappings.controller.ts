@@ -1,10 +1,11 @@
 import { Body, Controller, Get, Param, Post, Req, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiTags, ApiBody } from '@nestjs/swagger';
-import { bodySchema } from '../http/openapi';
+import { ApiBearerAuth, ApiBody, ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiErrors, bodySchema } from '../http/openapi';
 import { EVENT_TYPES, HubError } from '@omnihub/core';
 import { CanonicalTransformer, CompiledMapping, MappingCatalog } from '@omnihub/mapping';
 import { ApiKeyGuard, AuthenticatedRequest, Requires } from '../auth/api-key.guard';
 import { validateAgainst } from '../http/validate-body';
+import { MAPPING_LIST, MAPPING_PUBLISHED, MAPPING_TEST_RESULT, MAPPING_VERSION_LIST } from './api-schemas';
 import { AuditService } from './audit.service';
 
 const PUBLISH_SCHEMA = {
@@ -41,11 +42,14 @@ export class MappingsController {
     private readonly audit: AuditService,
   ) {}
 
+  @ApiOkResponse({ schema: MAPPING_LIST })
   @Get()
   async list() {
     return { items: await this.catalog.list() };
   }
 
+  @ApiOkResponse({ schema: MAPPING_VERSION_LIST, description: 'Newest first' })
+  @ApiErrors(404)
   @Get(':id/versions')
   async versions(@Param('id') id: string) {
     const versions = await this.catalog.history(id);
@@ -54,6 +58,8 @@ export class MappingsController {
   }
 
   @ApiBody({ schema: bodySchema(PUBLISH_SCHEMA) })
+  @ApiCreatedResponse({ schema: MAPPING_PUBLISHED })
+  @ApiErrors(400)
   @Post(':id/versions')
   @Requires('configure')
   async publish(@Param('id') id: string, @Body() body: unknown, @Req() request: AuthenticatedRequest) {
@@ -66,6 +72,8 @@ export class MappingsController {
 
   /** Dry run: payload in, mapped output and schema errors out. Stores nothing. */
   @ApiBody({ schema: bodySchema(TEST_SCHEMA) })
+  @ApiCreatedResponse({ schema: MAPPING_TEST_RESULT })
+  @ApiErrors(400, 404)
   @Post('test')
   async test(@Body() body: unknown) {
     const input = validateAgainst<{ mappingId?: string; expression?: string; eventType?: string; payload: unknown; rawPayload?: string }>(TEST_SCHEMA, body, 'mapping test');

@@ -1,10 +1,12 @@
 import { Controller, Get, Param, Query, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Between, FindOptionsWhere, In, LessThanOrEqual, Like, MoreThanOrEqual, Repository } from 'typeorm';
 import { HubError } from '@omnihub/core';
 import { ApiKeyGuard } from '../auth/api-key.guard';
-import { DeadLetterEntity, DeliveryAttemptEntity, DeliveryEntity, MessageEntity, canonicalEventsOf } from '@omnihub/persistence';
+import { DeadLetterEntity, DeliveryAttemptEntity, DeliveryEntity, MessageEntity, MessageStatus, canonicalEventsOf } from '@omnihub/persistence';
+import { ApiErrors, ApiQueryParams } from '../http/openapi';
+import { MESSAGE_DETAIL, MESSAGE_LIST } from './api-schemas';
 
 /** A query parameter as a timestamp, or a VALIDATION_FAILED error naming the parameter. */
 export function parseTimestamp(value: string, name: string): Date {
@@ -26,6 +28,24 @@ export function pageSize(limit?: string): number {
   return n;
 }
 
+/** The query parameters timeRange and pageSize read, as JSON Schema (for the OpenAPI document). */
+export const TIME_RANGE_PARAMS = {
+  from: { type: 'string', format: 'date-time', description: 'RFC 3339; inclusive' },
+  to: { type: 'string', format: 'date-time', description: 'RFC 3339; inclusive' },
+};
+export const LIMIT_PARAM = { limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 } };
+const LIST_QUERY = {
+  type: 'object',
+  properties: {
+    connectionId: { type: 'string', description: 'The source connection' },
+    eventType: { type: 'string' },
+    status: { enum: Object.values(MessageStatus) },
+    ...TIME_RANGE_PARAMS,
+    q: { type: 'string', description: "The vendor's delivery id, or text in the body (an order number, a SKU)" },
+    ...LIMIT_PARAM,
+  },
+};
+
 /** Support engineers' view: find a message, then see everything that happened to it. */
 @ApiTags('messages')
 @ApiBearerAuth()
@@ -39,6 +59,9 @@ export class MessagesController {
     @InjectRepository(DeadLetterEntity) private readonly deadLetters: Repository<DeadLetterEntity>,
   ) {}
 
+  @ApiQueryParams(LIST_QUERY)
+  @ApiOkResponse({ schema: MESSAGE_LIST, description: 'Newest first, without bodies' })
+  @ApiErrors(400)
   @Get()
   async list(@Query() query: Record<string, string | undefined>) {
     const base: FindOptionsWhere<MessageEntity> = {};
@@ -58,6 +81,8 @@ export class MessagesController {
     return { items: rows };
   }
 
+  @ApiOkResponse({ schema: MESSAGE_DETAIL })
+  @ApiErrors(404)
   @Get(':id')
   async get(@Param('id') id: string) {
     const message = await this.messages.findOneBy({ id });

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Req, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiTags, ApiBody } from '@nestjs/swagger';
-import { bodySchema } from '../http/openapi';
+import { ApiBearerAuth, ApiBody, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiErrors, bodySchema } from '../http/openapi';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import { EVENT_TYPES, HubError } from '@omnihub/core';
@@ -10,6 +10,7 @@ import { CompiledMapping } from '@omnihub/mapping';
 import { ConnectionEntity, RouteEntity, RouteStore } from '@omnihub/persistence';
 import { ApiKeyGuard, AuthenticatedRequest, Requires } from '../auth/api-key.guard';
 import { validateAgainst } from '../http/validate-body';
+import { ROUTE, ROUTE_LIST } from './api-schemas';
 import { AuditService } from './audit.service';
 
 interface RouteBody {
@@ -50,6 +51,8 @@ export class RoutesController {
   ) {}
 
   @ApiBody({ schema: bodySchema(CREATE_SCHEMA) })
+  @ApiCreatedResponse({ schema: ROUTE })
+  @ApiErrors(400)
   @Post()
   @Requires('configure')
   async create(@Body() body: unknown, @Req() request: AuthenticatedRequest) {
@@ -72,17 +75,22 @@ export class RoutesController {
     return view(entity);
   }
 
+  @ApiOkResponse({ schema: ROUTE_LIST })
   @Get()
   async list() {
     return { items: (await this.routes.find({ order: { createdAt: 'ASC' } })).map(view) };
   }
 
+  @ApiOkResponse({ schema: ROUTE })
+  @ApiErrors(404)
   @Get(':id')
   async get(@Param('id') id: string) {
     return view(await this.find(id));
   }
 
   @ApiBody({ schema: bodySchema(PATCH_SCHEMA) })
+  @ApiOkResponse({ schema: ROUTE })
+  @ApiErrors(400, 404)
   @Patch(':id')
   @Requires('configure')
   async update(@Param('id') id: string, @Body() body: unknown, @Req() request: AuthenticatedRequest) {
@@ -110,6 +118,8 @@ export class RoutesController {
     return view(entity);
   }
 
+  @ApiNoContentResponse({ description: 'Deleted' })
+  @ApiErrors(404)
   @Delete(':id')
   @Requires('configure')
   @HttpCode(204)

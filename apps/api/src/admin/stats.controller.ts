@@ -1,11 +1,13 @@
 import { Controller, Get, Query, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Between, In, Repository } from 'typeorm';
 import { HubError, errorPattern } from '@omnihub/core';
 import { ConnectionEntity, DeadLetterEntity, DeliveryAttemptEntity, DeliveryEntity, DeliveryStatus, MessageEntity } from '@omnihub/persistence';
 import { ApiKeyGuard } from '../auth/api-key.guard';
-import { parseTimestamp } from './messages.controller';
+import { ApiErrors, ApiQueryParams } from '../http/openapi';
+import { STATS } from './api-schemas';
+import { TIME_RANGE_PARAMS, parseTimestamp } from './messages.controller';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 const LATENCY_SAMPLE = 50000;
@@ -38,6 +40,9 @@ export class StatsController {
     @InjectRepository(ConnectionEntity) private readonly connections: Repository<ConnectionEntity>,
   ) {}
 
+  @ApiQueryParams({ properties: { from: { ...TIME_RANGE_PARAMS.from, description: 'RFC 3339; default: 24 h before to' }, to: { ...TIME_RANGE_PARAMS.to, description: 'RFC 3339; default: now' } } })
+  @ApiOkResponse({ schema: STATS })
+  @ApiErrors(400)
   @Get()
   async stats(@Query('from') fromText?: string, @Query('to') toText?: string) {
     const to = toText ? parseTimestamp(toText, 'to') : new Date();

@@ -1,12 +1,13 @@
 import { Body, Controller, Get, Put, Query, Req, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiBody, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import { HubError } from '@omnihub/core';
 import { ConnectionEntity, CrossReferenceStore } from '@omnihub/persistence';
 import { ApiKeyGuard, AuthenticatedRequest, Requires } from '../auth/api-key.guard';
-import { bodySchema } from '../http/openapi';
+import { ApiErrors, ApiQueryParams, bodySchema } from '../http/openapi';
 import { validateAgainst } from '../http/validate-body';
+import { XREF, XREF_LIST } from './api-schemas';
 import { AuditService } from './audit.service';
 
 interface XrefBody {
@@ -40,16 +41,18 @@ export class XrefsController {
     private readonly audit: AuditService,
   ) {}
 
-  @ApiQuery({ name: 'system', required: false, description: 'Connection id' })
-  @ApiQuery({ name: 'entityType', required: false })
-  @ApiQuery({ name: 'key', required: false, description: 'Canonical key (SKU, location code)' })
-  @ApiQuery({ name: 'externalId', required: false })
+  @ApiQueryParams({
+    properties: { system: { type: 'string', description: 'Connection id' }, entityType: { type: 'string' }, key: { type: 'string', description: 'Canonical key (SKU, location code)' }, externalId: { type: 'string' } },
+  })
+  @ApiOkResponse({ schema: XREF_LIST, description: 'At most 100' })
   @Get()
   async list(@Query() query: Record<string, string | undefined>) {
     return { items: await this.xrefs.find({ system: query.system, entityType: query.entityType, key: query.key, externalId: query.externalId }) };
   }
 
   @ApiBody({ schema: bodySchema(PUT_SCHEMA) })
+  @ApiOkResponse({ schema: XREF })
+  @ApiErrors(400)
   @Put()
   @Requires('configure')
   async put(@Body() body: unknown, @Req() request: AuthenticatedRequest) {

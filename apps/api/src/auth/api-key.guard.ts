@@ -1,8 +1,9 @@
-import { CanActivate, ExecutionContext, Injectable, SetMetadata } from '@nestjs/common';
+import { CanActivate, ExecutionContext, Injectable, SetMetadata, applyDecorators } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { FastifyRequest } from 'fastify';
 import { ApiRole } from '@omnihub/persistence';
 import { HubError } from '@omnihub/core';
+import { ApiErrors } from '../http/openapi';
 import { ApiKeysService, Caller } from './api-keys.service';
 
 /** What an endpoint does, and so which roles may call it. */
@@ -16,7 +17,8 @@ const ROLES_BY_PERMISSION: Record<Permission, readonly ApiRole[]> = {
 };
 
 const PERMISSION_KEY = 'omnihub:permission';
-export const Requires = (permission: Permission) => SetMetadata(PERMISSION_KEY, permission);
+/** Also documents the 403 a role without the permission gets. */
+export const Requires = (permission: Permission) => applyDecorators(SetMetadata(PERMISSION_KEY, permission), ApiErrors(403));
 
 export type AuthenticatedRequest = FastifyRequest & { caller?: Caller };
 

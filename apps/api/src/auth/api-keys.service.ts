@@ -1,8 +1,8 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
-import { HUB_CONFIG, HubConfig, HubError } from '@omnihub/core';
+import { HUB_CONFIG, HubConfig, HubError, startupNotices } from '@omnihub/core';
 import { ApiKeyEntity, ApiRole } from '@omnihub/persistence';
 
 export interface Caller {
@@ -15,7 +15,6 @@ const CACHE_MS = 30000;
 
 @Injectable()
 export class ApiKeysService implements OnModuleInit {
-  private readonly logger = new Logger(ApiKeysService.name);
   private readonly cache = new Map<string, { caller: Caller | null; until: number }>();
 
   constructor(
@@ -34,9 +33,10 @@ export class ApiKeysService implements OnModuleInit {
     }
     if ((await this.keys.countBy({ role: 'admin' })) > 0) return;
     const { key } = await this.create('bootstrap (generated)', 'admin');
-    // Printed once on purpose: it is the only way to learn a generated key. It is not logged again.
-    process.stdout.write(`\nOmnihub admin API key (shown once, store it now): ${key}\n\n`);
-    this.logger.log('generated the bootstrap admin API key');
+    // The one secret the hub writes out, on purpose and once: it is the only way to learn a generated
+    // key. A JSON line of its own (its msg says what it is, `adminApiKey` holds it), printed whatever
+    // HUB_LOG_LEVEL says, since a key missed here is lost; it is never logged again.
+    startupNotices().warn({ adminApiKey: key }, 'Omnihub admin API key generated (shown once, store it now; or set HUB_ADMIN_API_KEY)');
   }
 
   /** Creates a key; its plaintext is returned here once and never stored. */

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { HUB_CONFIG, HubConfig, HubError, HubMetrics, ReasonCode, withTimeout } from '@omnihub/core';
+import { HUB_CONFIG, HubConfig, HubError, HubLifecycle, HubMetrics, ReasonCode, withTimeout } from '@omnihub/core';
 import { ConnectionContext, ConnectorInbound, ConnectorRegistry, ExtractedDelivery, Headers, InboundRequest, VerifyResult } from '@omnihub/connector-sdk';
 import { ConnectionStore, MessageEntity, MessageStatus } from '@omnihub/persistence';
 import { QueueService } from '@omnihub/queueing';
@@ -16,6 +16,8 @@ const SHUTDOWN_FLUSH_MS = 5000;
 export class IngressService implements OnModuleDestroy {
   private readonly logger = new Logger(IngressService.name);
   private readonly batcher: IngestBatcher;
+  /** Webhooks being verified and stored right now: a shutdown lets them finish and get their answer. */
+  private readonly inFlight = new Set<Promise<IngestResult>>();
 
   constructor(
     private readonly connections: ConnectionStore,
@@ -24,15 +26,27 @@ export class IngressService implements OnModuleDestroy {
     private readonly metrics: HubMetrics,
     dataSource: DataSource,
     queues: QueueService,
+    private readonly lifecycle: HubLifecycle,
   ) {
     this.batcher = new IngestBatcher(dataSource, queues);
+    lifecycle.track('webhook requests', () => this.inFlight.size);
+  }
+
+  /** Once the process is stopping, new webhooks are refused (503) before their body is read. */
+  get draining(): boolean {
+    return this.lifecycle.draining;
   }
 
   /**
-   * Enqueues of committed messages finish before the queue connections close; with Redis down they
-   * cannot, and the relay enqueues those messages after the restart, so shutdown waits a bounded time.
+   * The first step of a stop: new webhooks are answered 503 from here on (also when the app is
+   * closed without a signal), those already being stored finish, their batches commit and each gets
+   * its 202. Then the enqueues of committed messages finish before the queue connections close;
+   * with Redis down they cannot, and the relay enqueues those messages after the restart, so
+   * shutdown waits for them a bounded time.
    */
   async onModuleDestroy(): Promise<void> {
+    this.lifecycle.beginDrain();
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
     await withTimeout(this.batcher.flushed(), SHUTDOWN_FLUSH_MS).catch(() => undefined);
   }
 
@@ -41,15 +55,29 @@ export class IngressService implements OnModuleDestroy {
   }
 
   async accept(connectionId: string, rawBody: Buffer, headers: Headers): Promise<IngestResult> {
+    const accepting = this.verifyAndStore(connectionId, rawBody, headers);
+    this.inFlight.add(accepting);
+    try {
+      return await accepting;
+    } finally {
+      this.inFlight.delete(accepting);
+    }
+  }
+
+  private async verifyAndStore(connectionId: string, rawBody: Buffer, headers: Headers): Promise<IngestResult> {
     const connection = await this.connections.get(connectionId);
     const inbound = connection && this.connectors.get(connection.connector)?.module.inbound;
-    if (!connection || !inbound) throw HubError.notFound('webhook endpoint', connectionId);
+    if (!connection || !inbound) {
+      this.logger.log({ msg: 'webhook refused: no such connection', connection: { id: connectionId }, reasonCode: 'NOT_FOUND', status: 404 });
+      throw HubError.notFound('webhook endpoint', connectionId);
+    }
 
     const request = { rawBody, headers, url: this.webhookUrl(connectionId) };
     const context = { connectionId, config: connection.config, secrets: connection.secrets };
     const verdict = this.verify(inbound, request, context);
     if (!verdict.ok) {
       this.metrics.webhooks.inc({ connection: connectionId, outcome: 'rejected' });
+      this.logger.log({ msg: `webhook refused: ${verdict.reason}`, connection: { id: connectionId, name: connection.name }, reasonCode: ReasonCode.SIGNATURE_INVALID, status: 401, reason: verdict.reason });
       throw new HubError(ReasonCode.SIGNATURE_INVALID, `signature rejected: ${verdict.reason}`, 401);
     }
 
@@ -78,6 +106,7 @@ export class IngressService implements OnModuleDestroy {
     });
     const result = await this.batcher.submit(row);
     this.metrics.webhooks.inc({ connection: connectionId, outcome: result.duplicate ? 'duplicate' : 'accepted' });
+    this.logger.debug({ msg: result.duplicate ? 'webhook duplicate' : 'webhook accepted', messageId: result.messageId, connection: { id: connectionId, name: connection.name }, topic, vendorDeliveryId: deliveryId ?? null });
     return result;
   }
 

@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
-import { HubMetrics, ReasonCode } from '@omnihub/core';
+import { HubMetrics, ReasonCode, hubLogger } from '@omnihub/core';
 import {
   AttemptOutcome,
+  ConnectionStore,
   DeliveryAttemptEntity,
   DeliveryStatus,
   Batcher,
@@ -102,6 +103,7 @@ export class DeliveryLedger {
   constructor(
     private readonly dataSource: DataSource,
     private readonly metrics: HubMetrics,
+    private readonly connections: ConnectionStore,
   ) {}
 
   record(record: AttemptRecord): Promise<boolean> {
@@ -122,6 +124,16 @@ export class DeliveryLedger {
     }, DELIVERING_MARK_DELAY_MS);
     timer.unref();
     this.pendingMarks.set(deliveryId, timer);
+  }
+
+  /**
+   * Waits for every write submitted so far; called once the delivery workers have stopped (each job
+   * awaited its own outcome), before the database closes. In-flight marks not yet due are dropped.
+   */
+  async flushed(): Promise<void> {
+    for (const timer of this.pendingMarks.values()) clearTimeout(timer);
+    this.pendingMarks.clear();
+    await this.writer.idle();
   }
 
   private cancelMark(deliveryId: string): void {
@@ -198,6 +210,31 @@ export class DeliveryLedger {
       this.metrics.deliveryAttempts.inc({ destination: r.destinationConnectionId, outcome: r.outcome, reason: r.reasonCode ?? '' });
       this.metrics.deliveryLatency.observe({ destination: r.destinationConnectionId }, r.latencyMs / 1000);
       if (r.outcome === 'dead_letter') this.metrics.deadLetters.inc({ stage: 'deliver', connection: r.destinationConnectionId, reason: r.reasonCode ?? '' });
+    }
+    const logged = recorded.filter((r) => r.outcome === 'dead_letter' || hubLogger().isLevelEnabled('debug'));
+    if (logged.length > 0) void this.log(logged);
+  }
+
+  /**
+   * After the commit, one line per recorded attempt: each at debug, and a dead letter (the attempt
+   * that opened it) at info, with the ids and the destination by id and name (from the connection
+   * cache, which the attempt has just read).
+   */
+  private async log(records: AttemptRecord[]): Promise<void> {
+    for (const r of records) {
+      const name = (await this.connections.get(r.destinationConnectionId).catch(() => undefined))?.name;
+      const fields = {
+        messageId: r.messageId,
+        deliveryId: r.deliveryId,
+        connection: { id: r.destinationConnectionId, name },
+        attempt: r.previousAttempts + 1,
+        outcome: r.outcome,
+        httpStatus: r.httpStatus,
+        reasonCode: r.reasonCode,
+        latencyMs: r.latencyMs,
+      };
+      if (r.outcome === 'dead_letter') this.logger.log({ msg: `delivery dead-lettered (${r.reasonCode ?? ReasonCode.DESTINATION_REJECTED}): ${r.error ?? 'delivery failed'}`, ...fields, stage: 'deliver', error: r.error });
+      else this.logger.debug({ msg: `delivery attempt ${r.outcome}`, ...fields, error: r.error ?? undefined });
     }
   }
 

@@ -46,6 +46,8 @@ type SendOutcome = DeliveryOutcome | { outcome: 'superseded'; reason: ReasonCode
 export class DeliveryService {
   private readonly loads = new Batcher<string, Loaded | undefined>((ids) => this.loadBatch(ids), 200);
   private readonly newest = new Batcher<EntityAtDestination, string | null>((keys) => this.newestDelivered(keys), 200);
+  /** Entity leases being freed: not awaited by their jobs, so a shutdown waits for them before Redis closes. */
+  private readonly releasing = new Set<Promise<void>>();
 
   constructor(
     private readonly dataSource: DataSource,
@@ -88,9 +90,21 @@ export class DeliveryService {
     } finally {
       // Not awaited: the job's slot is free for the next delivery while Redis frees the lease (the
       // next holder of this entity waits for that anyway). Not freed at all (Redis unreachable): it expires.
-      if (lease) void this.locks.release(lease.destinationId, lease.key, deliveryId, delivered).catch(() => undefined);
+      if (lease) {
+        const release = this.locks.release(lease.destinationId, lease.key, deliveryId, delivered).then(
+          () => undefined,
+          () => undefined,
+        );
+        this.releasing.add(release);
+        void release.finally(() => this.releasing.delete(release));
+      }
     }
     return DONE;
+  }
+
+  /** Settles once the leases of finished runs are freed (see run); called once the delivery workers have stopped. */
+  async released(): Promise<void> {
+    await Promise.all([...this.releasing]);
   }
 
   /**

@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { DataSource, In, Repository } from 'typeorm';
-import { CanonicalEvent, EntityVersion, ErrorDetail, HubMetrics, ReasonCode, entityOf, uuidFromName } from '@omnihub/core';
+import { CanonicalEvent, EntityVersion, ErrorDetail, HubMetrics, ReasonCode, entityOf, hubLogger, uuidFromName } from '@omnihub/core';
 import { ConnectorInbound, ConnectorRegistry, Resolved, resolvesTopic } from '@omnihub/connector-sdk';
 import { CanonicalTransformer, CompiledMapping } from '@omnihub/mapping';
 import {
@@ -111,6 +111,11 @@ export class TransformService {
     if (crashed.length > 0) await this.recordFailures(crashed);
     const { won, newestDelivered } = await this.store(routed);
     const winners = routed.filter((r) => won.has(r.message.id));
+    if (hubLogger().isLevelEnabled('debug')) {
+      for (const { message, eventType, deliveries } of winners) {
+        this.logger.debug({ msg: 'message routed', messageId: message.id, connection: { id: message.connectionId }, eventType, deliveryIds: deliveries.map((d) => d.id) });
+      }
+    }
     // A large batch means the hub is behind: its deliveries will wait in their queues longer than
     // the hand-off keeps them, so handing them over would only cost.
     if (winners.length <= HANDOFF_MAX_BATCH) this.handoff.offer(winners.flatMap((r) => handedOff(r, newestDelivered)));
@@ -194,7 +199,7 @@ export class TransformService {
     const scheduled = retries.filter((r) => recorded.has(r.message.id));
     for (const { message, error, attempt } of scheduled) {
       this.metrics.transformRetries.inc({ connection: message.connectionId });
-      this.logger.warn(`transform of ${message.id} failed (attempt ${attempt}), retrying: ${error.message}`);
+      this.logger.warn({ msg: `transform of ${message.id} failed (attempt ${attempt}), retrying: ${error.message}`, messageId: message.id, connection: { id: message.connectionId }, attempt });
     }
     await this.queues
       .enqueueTransformRetries(scheduled.map((r) => ({ messageId: r.message.id, attempt: r.attempt, delayMs: r.delayMs })))
@@ -438,7 +443,11 @@ export class TransformService {
       await openDeadLetter(manager, { stage: 'transform', messageId: message.id, deliveryId: null, connectionId: message.connectionId, reasonCode, error, details });
       return true;
     });
-    if (opened) this.metrics.deadLetters.inc({ stage: 'transform', connection: message.connectionId, reason: reasonCode });
+    if (opened) {
+      this.metrics.deadLetters.inc({ stage: 'transform', connection: message.connectionId, reason: reasonCode });
+      const name = (await this.connections.get(message.connectionId).catch(() => undefined))?.name;
+      this.logger.log({ msg: `message dead-lettered (${reasonCode}): ${error}`, messageId: message.id, connection: { id: message.connectionId, name }, stage: 'transform', reasonCode, error });
+    }
     return undefined;
   }
 }
