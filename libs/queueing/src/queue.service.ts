@@ -12,7 +12,7 @@ import {
   transformJobId,
   transformRetryJobId,
 } from './queue-names';
-import { createRedis } from './redis';
+import { createRedis, withScripts } from './redis';
 
 /** Finished jobs are removed at once: the database keeps the history, and job ids become free for replays. */
 const JOB_DEFAULTS: JobsOptions = { removeOnComplete: true, removeOnFail: true, attempts: 1 };
@@ -36,11 +36,13 @@ export interface DeliverEnqueue {
 export class QueueService implements OnApplicationShutdown {
   private readonly logger = new Logger(QueueService.name);
   readonly connection: IORedis;
+  private readonly holds: IORedis & { holdAtLeast(limiter: string, ms: number): Promise<number>; heldFor(limiter: string): Promise<number> };
   private readonly queues = new Map<string, Queue>();
 
   constructor(@Inject(HUB_CONFIG) private readonly config: HubConfig) {
     this.connection = createRedis(config.redisUrl);
     this.connection.on('error', (error) => this.logger.warn(`redis: ${error.message}`));
+    this.holds = withScripts(this.connection, { holdAtLeast: HOLD_AT_LEAST, heldFor: HELD_FOR });
   }
 
   queue(name: string): Queue {
@@ -119,13 +121,13 @@ export class QueueService implements OnApplicationShutdown {
    */
   async holdDeliveries(destinationConnectionId: string, ms: number): Promise<void> {
     const queue = this.queue(deliverQueueName(destinationConnectionId));
-    await this.connection.eval(HOLD_AT_LEAST, 1, queue.keys.limiter, Math.max(1, Math.ceil(ms)));
+    await this.holds.holdAtLeast(queue.keys.limiter, Math.max(1, Math.ceil(ms)));
   }
 
   /** How long a destination's queue is still held (see holdDeliveries), 0 when it is not. */
   async deliveriesHeldFor(destinationConnectionId: string): Promise<number> {
     const queue = this.queue(deliverQueueName(destinationConnectionId));
-    return Number(await this.connection.eval(HELD_FOR, 1, queue.keys.limiter));
+    return Number(await this.holds.heldFor(queue.keys.limiter));
   }
 
   /** A destination's concurrency as a limit across every worker process (BullMQ global concurrency). */

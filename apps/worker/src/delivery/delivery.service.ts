@@ -4,7 +4,7 @@ import { DataSource } from 'typeorm';
 import { CanonicalEvent, JsonObject, ReasonCode } from '@omnihub/core';
 import { ConnectorRegistry, DeliveryOutcome, RegisteredConnector, StoredEvent, operationFor, outboundDelivery } from '@omnihub/connector-sdk';
 import { CanonicalTransformer } from '@omnihub/mapping';
-import { AttemptOutcome, Batcher, ConnectionStore, DeliveryStatus, LiveConnection, TERMINAL_DELIVERY_STATUSES, isPostgres, runSql } from '@omnihub/persistence';
+import { AttemptOutcome, Batcher, ConnectionStore, DeliveryStatus, LiveConnection, TERMINAL_DELIVERY_STATUSES, runSql } from '@omnihub/persistence';
 import { EntityLocks, QueueService, RECENTLY_DELIVERED_MS } from '@omnihub/queueing';
 import { retryDelayMs } from './backoff';
 import { CircuitAfterAttempt, DestinationHealth, healthOf } from './circuit-breaker';
@@ -279,24 +279,10 @@ export class DeliveryService {
 
   /**
    * For each entity, the newest version already delivered to its destination (null if none).
-   * Concurrent deliveries share one query; the (destination, entity) index makes each lookup a few rows.
+   * Off the fat path (a read older than 5 min, or a handed-off delivery on SQLite): concurrent
+   * deliveries share one query; the (destination, entity) index makes each lookup a few rows.
    */
   private async newestDelivered(asked: EntityAtDestination[]): Promise<Array<string | null>> {
-    return isPostgres() ? this.newestInOneStatement(asked) : this.newestByPairs(asked);
-  }
-
-  /** PostgreSQL: constant SQL text (its plan is cached), one index lookup per entity. */
-  private async newestInOneStatement(asked: EntityAtDestination[]): Promise<Array<string | null>> {
-    const rows = (await this.dataSource.query(
-      `SELECT (SELECT MAX(d.entity_version) FROM deliveries d
-                WHERE d.destination_connection_id = a.destination AND d.entity_key = a.key AND d.status = '${DeliveryStatus.DELIVERED}') AS newest
-       FROM unnest($1::varchar[], $2::varchar[]) WITH ORDINALITY AS a(destination, key, i) ORDER BY a.i`,
-      [asked.map((a) => a.destinationId), asked.map((a) => a.key)],
-    )) as Array<{ newest: string | null }>;
-    return rows.map((row) => row.newest);
-  }
-
-  private async newestByPairs(asked: EntityAtDestination[]): Promise<Array<string | null>> {
     const params: Record<string, unknown> = { delivered: DeliveryStatus.DELIVERED };
     const pairs = asked.map((a, i) => {
       params[`d${i}`] = a.destinationId;
