@@ -5,7 +5,7 @@ module.exports = {
   testMatch: ['**/*.spec.ts'],
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }] },
   moduleNameMapper: {
-    '^@omnihub/(core|persistence|queueing|mapping|connector-sdk)$': '<rootDir>/libs/$1/src',
+    '^@omnihub/(core|persistence|queueing|mapping|connector-sdk|ingest)$': '<rootDir>/libs/$1/src',
   },
   testTimeout: 60000,
   globalSetup: '<rootDir>/test/support/global-setup.ts',

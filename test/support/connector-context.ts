@@ -1,4 +1,4 @@
-import { AxiosHttpClient, ConnectorContext, CrossReferences, ConnectorState } from '@omnihub/connector-sdk';
+import { AxiosHttpClient, ConnectorContext, CrossReferences, ConnectorState, RateLimits } from '@omnihub/connector-sdk';
 import { DestinationPolicy, parseAllowedPrivateDestinations } from '@omnihub/core';
 
 /** What every test hub and test client may call: the fake vendors and destinations listen on loopback. */
@@ -35,9 +35,35 @@ export class MemoryState implements ConnectorState {
   async set(key: string, value: unknown): Promise<void> {
     this.values.set(key, value);
   }
+  readonly sequences = new Map<string, number>();
+  async nextInSequence(name: string, wrapAt = Number.MAX_SAFE_INTEGER): Promise<number> {
+    const current = this.sequences.get(name) ?? 0;
+    const next = current >= wrapAt ? 1 : current + 1;
+    this.sequences.set(name, next);
+    return next;
+  }
+}
+
+/**
+ * Rate limits that never wait, recording what the connector told them (the hub's are Redis token
+ * buckets, tested against Redis and end to end).
+ */
+export class RecordingRateLimits implements RateLimits {
+  readonly taken: string[] = [];
+  readonly rates = new Map<string, number>();
+  readonly throttles: Array<{ operation: string; waitMs?: number }> = [];
+  async take(operation: string): Promise<void> {
+    this.taken.push(operation);
+  }
+  async setRate(operation: string, ratePerSecond: number): Promise<void> {
+    this.rates.set(operation, ratePerSecond);
+  }
+  async throttled(operation: string, waitMs?: number): Promise<void> {
+    this.throttles.push({ operation, waitMs });
+  }
 }
 
 /** A ConnectorContext over a real HTTP client and in-memory stores. */
-export function connectorContext(config: Record<string, unknown>, secrets: Record<string, string>, connectionId = 'conn-1'): ConnectorContext & { xrefs: MemoryCrossReferences; state: MemoryState } {
-  return { connectionId, config, secrets, http: testHttpClient(), timeoutMs: 5000, xrefs: new MemoryCrossReferences(), state: new MemoryState() };
+export function connectorContext(config: Record<string, unknown>, secrets: Record<string, string>, connectionId = 'conn-1'): ConnectorContext & { xrefs: MemoryCrossReferences; state: MemoryState; rateLimits: RecordingRateLimits } {
+  return { connectionId, config, secrets, http: testHttpClient(), timeoutMs: 5000, xrefs: new MemoryCrossReferences(), state: new MemoryState(), rateLimits: new RecordingRateLimits() };
 }

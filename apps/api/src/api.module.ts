@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { IngestModule } from '@omnihub/ingest';
 import { APP_FILTER } from '@nestjs/core';
 import { ApiKeysController } from './admin/api-keys.controller';
 import { AuditService } from './admin/audit.service';
@@ -19,6 +20,7 @@ import { IngressService } from './ingress/ingress.service';
 
 /** The api role: webhook ingress (registered as a raw Fastify route, see webhook-route.ts) and the admin API. */
 @Module({
+  imports: [IngestModule],
   controllers: [ApiKeysController, ConnectorsController, ConnectionsController, RoutesController, MappingsController, MessagesController, DeadLettersController, DeliveriesController, StatsController, XrefsController],
   providers: [
     IngressService,

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import { DataSource } from 'typeorm';
 import { HubConfig } from '@omnihub/core';
-import { SecretBox, dataSourceOptions, verifySecretKey } from '@omnihub/persistence';
+import { SecretBox, dataSourceOptions, serialiseSqliteTransactions, verifySecretKey } from '@omnihub/persistence';
 
 /**
  * A shared database needs a shared key: a key generated into one host's data folder cannot
@@ -32,7 +32,7 @@ export async function checkSecretKey(config: HubConfig, note: (line: string) => 
   } catch (error) {
     return `Omnihub configuration error: ${(error as Error).message}.`;
   }
-  const dataSource = new DataSource(dataSourceOptions(config));
+  const dataSource = serialiseSqliteTransactions(new DataSource(dataSourceOptions(config)));
   try {
     await dataSource.initialize();
     const outcome = await verifySecretKey(dataSource, box);

@@ -1,6 +1,7 @@
 import { BullModule } from '@nestjs/bullmq';
 import { BeforeApplicationShutdown, Module, OnModuleInit } from '@nestjs/common';
 import { HUB_CONFIG, HubConfig, HubLifecycle } from '@omnihub/core';
+import { IngestModule } from '@omnihub/ingest';
 import { QueueName, redisOptionsFromUrl } from '@omnihub/queueing';
 import { ConnectorContexts } from './connector-contexts';
 import { DeliveryHandoff } from './delivery/delivery-handoff';
@@ -8,12 +9,15 @@ import { DeliveryWorkerPool } from './delivery/delivery-worker-pool';
 import { DeliveryLedger } from './delivery/delivery-ledger';
 import { CircuitBreakers } from './delivery/circuit-breaker';
 import { DeliveryService } from './delivery/delivery.service';
+import { PollProcessor } from './poll/poll.processor';
+import { PollScheduler } from './poll/poll-scheduler';
+import { PollService } from './poll/poll.service';
 import { RelayService } from './relay/relay.service';
 import { TransformProcessor } from './transform/transform.processor';
 import { TransformService } from './transform/transform.service';
 
 /** Processors for the fixed queues. Per-destination delivery queues are served by DeliveryWorkerPool. */
-const PROCESSORS = [TransformProcessor];
+const PROCESSORS = [TransformProcessor, PollProcessor];
 
 /** The worker role: BullMQ processors for every stage, plus the relay. */
 @Module({
@@ -22,13 +26,15 @@ const PROCESSORS = [TransformProcessor];
       inject: [HUB_CONFIG],
       useFactory: (config: HubConfig) => ({ connection: redisOptionsFromUrl(config.redisUrl), prefix: config.queuePrefix }),
     }),
-    BullModule.registerQueue({ name: QueueName.TRANSFORM }),
+    BullModule.registerQueue({ name: QueueName.TRANSFORM }, { name: QueueName.POLL }),
+    IngestModule,
   ],
-  providers: [...PROCESSORS, TransformService, ConnectorContexts, DeliveryService, CircuitBreakers, DeliveryHandoff, DeliveryLedger, DeliveryWorkerPool, RelayService],
+  providers: [...PROCESSORS, TransformService, ConnectorContexts, DeliveryService, CircuitBreakers, DeliveryHandoff, DeliveryLedger, DeliveryWorkerPool, RelayService, PollService, PollScheduler],
 })
 export class WorkerModule implements OnModuleInit, BeforeApplicationShutdown {
   constructor(
     private readonly transform: TransformProcessor,
+    private readonly poller: PollProcessor,
     private readonly pool: DeliveryWorkerPool,
     private readonly relay: RelayService,
     private readonly ledger: DeliveryLedger,
@@ -37,6 +43,7 @@ export class WorkerModule implements OnModuleInit, BeforeApplicationShutdown {
   ) {
     lifecycle.track('transform jobs', () => this.transform.active);
     lifecycle.track('delivery jobs', () => this.pool.active);
+    lifecycle.track('polls', () => this.poller.active);
   }
 
   /**
@@ -49,7 +56,7 @@ export class WorkerModule implements OnModuleInit, BeforeApplicationShutdown {
    * re-enqueues it from the database if Redis lost it.
    */
   async beforeApplicationShutdown(): Promise<void> {
-    await Promise.all([this.transform.worker.close(), this.pool.close(), this.relay.stop()]);
+    await Promise.all([this.transform.worker.close(), this.poller.worker.close(), this.pool.close(), this.relay.stop()]);
     await Promise.all([this.ledger.flushed(), this.deliveries.released()]);
   }
 

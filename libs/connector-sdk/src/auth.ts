@@ -11,6 +11,8 @@ export interface Authenticator {
    * still the cached one, and answer true when a retry (with a newer one) can help.
    */
   invalidate?(sent: Record<string, string>): boolean;
+  /** Whether an answer says the credential was refused (default: a 401; Amazon answers an expired token with a 403). */
+  refused?(response: HttpResponse): boolean;
 }
 
 /** A fixed header, e.g. Shopify's `X-Shopify-Access-Token` or an API key header. */
@@ -38,6 +40,16 @@ export interface IssuedToken {
 const EXPIRY_MARGIN_MS = 30_000;
 const issued = new Map<string, { token: IssuedToken; expiresAt: number; pending?: Promise<IssuedToken> }>();
 
+/** Where an issued token goes on each call, and how the vendor says it refused it. */
+export interface TokenPlacement {
+  header: string;
+  value(accessToken: string): string;
+  refused?(response: HttpResponse): boolean;
+}
+
+/** `Authorization: Bearer <token>`, refused with a 401 (OAuth 2.0, RFC 6750). */
+export const BEARER_PLACEMENT: TokenPlacement = { header: 'authorization', value: (token) => `Bearer ${token}` };
+
 /**
  * A bearer token that is fetched when first needed, cached under `cacheKey` (per connection and
  * credential, so a rotated secret gets a new token) until shortly before it expires, shared by
@@ -45,7 +57,7 @@ const issued = new Map<string, { token: IssuedToken; expiresAt: number; pending?
  * endpoint through the `http` it is handed, the hub's client, so that endpoint meets the same
  * destination policy as every other call.
  */
-export function refreshingBearer(cacheKey: string, fetchToken: (http: HttpClient) => Promise<IssuedToken>): Authenticator {
+export function refreshingBearer(cacheKey: string, fetchToken: (http: HttpClient) => Promise<IssuedToken>, placement: TokenPlacement = BEARER_PLACEMENT): Authenticator {
   const current = async (http: HttpClient): Promise<IssuedToken> => {
     const entry = issued.get(cacheKey);
     if (entry && !entry.pending && Date.now() < entry.expiresAt) return entry.token;
@@ -63,22 +75,23 @@ export function refreshingBearer(cacheKey: string, fetchToken: (http: HttpClient
     }
   };
   return {
-    headers: async (http) => ({ authorization: `Bearer ${(await current(http)).accessToken}` }),
+    headers: async (http) => ({ [placement.header]: placement.value((await current(http)).accessToken) }),
     // Concurrent 401s for one token renew it once: only the cached token that failed is dropped, and
     // a fetch already under way is left to finish (with rotating refresh tokens a second fetch could
     // revoke the first).
     invalidate: (sent) => {
       const entry = issued.get(cacheKey);
-      if (entry && !entry.pending && sent.authorization === `Bearer ${entry.token.accessToken}`) issued.delete(cacheKey);
+      if (entry && !entry.pending && sent[placement.header] === placement.value(entry.token.accessToken)) issued.delete(cacheKey);
       return true;
     },
+    refused: placement.refused,
   };
 }
 
 /**
- * The injected client with the vendor's authentication added. A 401 from a vendor whose credential
- * can be renewed is answered by renewing it once and sending the request again; only a second 401
- * reaches the connector (and becomes AUTH_FAILED).
+ * The injected client with the vendor's authentication added. A refusal (a 401, or what the
+ * authenticator says is one) from a vendor whose credential can be renewed is answered by renewing
+ * it once and sending the request again; only a second refusal reaches the connector (AUTH_FAILED).
  */
 export function authorizedClient(http: HttpClient, auth: Authenticator): HttpClient {
   const send = async (request: HttpRequest): Promise<{ response: HttpResponse; sent: Record<string, string> }> => {
@@ -88,7 +101,8 @@ export function authorizedClient(http: HttpClient, auth: Authenticator): HttpCli
   return {
     async request(request: HttpRequest): Promise<HttpResponse> {
       const first = await send(request);
-      if (first.response.status !== 401 || !auth.invalidate?.(first.sent)) return first.response;
+      const refused = auth.refused ? auth.refused(first.response) : first.response.status === 401;
+      if (!refused || !auth.invalidate?.(first.sent)) return first.response;
       return (await send(request)).response;
     },
   };

@@ -55,6 +55,12 @@ export interface CrossReferences {
 export interface ConnectorState {
   get<T = unknown>(key: string): Promise<T | undefined>;
   set(key: string, value: unknown): Promise<void>;
+  /**
+   * The next number of a persisted sequence of this connection (1, 2, 3, ...), atomic across
+   * processes and never handed out twice: EDI control numbers. `wrapAt` starts it again at 1 after
+   * that value (an ISA control number has nine digits).
+   */
+  nextInSequence(name: string, wrapAt?: number): Promise<number>;
 }
 
 /**
@@ -66,6 +72,54 @@ export interface ConnectorContext extends ConnectionContext {
   timeoutMs: number;
   xrefs: CrossReferences;
   state: ConnectorState;
+  /** The vendor's per-operation rate limits (the manifest's `rateLimits`), shared by every process; see `limitedRequest`. */
+  rateLimits: RateLimits;
+}
+
+/**
+ * Token buckets, one per operation of this connection: `rate` tokens a second up to `burst`, as
+ * vendors publish their usage plans (Amazon's getOrders: 0.0167/s, burst 20).
+ */
+export interface RateLimits {
+  /** Waits until the operation's bucket has a token, and takes it. */
+  take(operation: string): Promise<void>;
+  /** The vendor told its actual rate (e.g. `x-amzn-RateLimit-Limit`): the bucket refills at that rate from now on. */
+  setRate(operation: string, ratePerSecond: number): Promise<void>;
+  /** The vendor answered 429: the bucket is emptied and gives nothing for `waitMs` (its Retry-After), or one token's time. */
+  throttled(operation: string, waitMs?: number): Promise<void>;
+}
+
+/** One message a poll found, as a webhook would have brought it. */
+export interface PolledMessage {
+  topic: string;
+  /** The vendor's id for this version of the thing (dedupe: a repeat is dropped, as a repeated webhook is). */
+  deliveryId: string;
+  entity?: EntityRef;
+  /** The payload as JSON text, stored as the message's body. */
+  body: string;
+}
+
+/** A page of a poll: its messages, and the cursor that resumes after them. */
+export interface PollPage {
+  messages: PolledMessage[];
+  /** Saved once every message of the page is committed; the next poll (any process, after any restart) starts from it. */
+  cursor: unknown;
+}
+
+export interface PollContext extends ConnectorContext {
+  /** Where the last committed page left off; undefined on the first poll. */
+  cursor: unknown;
+}
+
+/** For vendors that are polled, not pushed from (Amazon's orders). */
+export interface ConnectorPoller {
+  /** How often a connection is polled, in ms, from its config; undefined when it is not to be polled. */
+  intervalMs(connection: ConnectionContext): number | undefined;
+  /**
+   * What changed since the cursor, page by page. Throwing ends the poll: the pages already
+   * yielded are committed and their cursor saved, and the next poll resumes there.
+   */
+  poll(context: PollContext): AsyncIterable<PollPage>;
 }
 
 export interface ResolveInput {
@@ -174,8 +228,9 @@ export function outboundDelivery(stored: StoredEvent, rest: Omit<OutboundDeliver
 
 export type DeliveryOutcome =
   | { outcome: 'delivered'; httpStatus?: number }
-  | { outcome: 'retry'; reason: ReasonCode; message: string; httpStatus?: number; retryAfterMs?: number }
-  | { outcome: 'reject'; reason: ReasonCode; message: string; httpStatus?: number };
+  | { outcome: 'retry'; reason: ReasonCode; message: string; httpStatus?: number; retryAfterMs?: number; details?: ErrorDetail[] }
+  /** `details`: what the vendor refused, field by field (its error paths), kept in the dead letter. */
+  | { outcome: 'reject'; reason: ReasonCode; message: string; httpStatus?: number; details?: ErrorDetail[] };
 
 /** One outbound operation: never throws for a vendor's answer, every response and transport error becomes an outcome. */
 export type OutboundOperation = (delivery: OutboundDelivery) => Promise<DeliveryOutcome>;
@@ -189,4 +244,6 @@ export interface ConnectorOutbound {
 export interface ConnectorModule {
   inbound?: ConnectorInbound;
   outbound?: ConnectorOutbound;
+  /** Needs `inbound` too: a polled message is transformed as a webhook is (eventTypeFor, decode). */
+  poller?: ConnectorPoller;
 }

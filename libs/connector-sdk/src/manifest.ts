@@ -15,6 +15,8 @@ export interface ConnectorManifest {
     /** Canonical event type (or `*`) → the module's operation, with the outbound mapping (canonical → vendor body) it runs first. */
     operations: Array<{ eventType: string; operation: string; mapping?: string }>;
   };
+  /** Per-operation token buckets (requests per second, burst), as the vendor's usage plans say. */
+  rateLimits?: Record<string, { rate: number; burst: number }>;
   /** JSON Schemas of the connection's `config` and `secrets` objects. */
   config: Record<string, unknown>;
   secrets: Record<string, unknown>;
@@ -63,6 +65,15 @@ export const MANIFEST_SCHEMA = {
             properties: { eventType: { type: 'string' }, operation: { type: 'string' }, mapping: { type: 'string' } },
           },
         },
+      },
+    },
+    rateLimits: {
+      type: 'object',
+      additionalProperties: {
+        type: 'object',
+        required: ['rate', 'burst'],
+        additionalProperties: false,
+        properties: { rate: { type: 'number', minimum: 0.0001, description: 'Requests per second' }, burst: { type: 'integer', minimum: 1 } },
       },
     },
     config: { type: 'object', required: ['type'], properties: { type: { const: 'object' } } },

@@ -16,6 +16,20 @@ export class HubMetrics {
     registers: [this.registry],
   });
 
+  readonly polls = new Counter({
+    name: 'omnihub_polls_total',
+    help: 'Polls of polled connections, by connection and outcome (completed, failed, overlapping: another process was polling it).',
+    labelNames: ['connection', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly polledMessages = new Counter({
+    name: 'omnihub_polled_messages_total',
+    help: 'Messages polls found, by connection and outcome (accepted, duplicate: already stored by an earlier poll).',
+    labelNames: ['connection', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
   readonly deadLetters = new Counter({
     name: 'omnihub_dead_letters_total',
     help: 'Work that was dead-lettered, by stage, connection and reason code.',

@@ -60,6 +60,9 @@ export class CrossReferenceStore {
   }
 }
 
+/** Where a polled connection's cursor lives in its connector state (written by the worker's PollService, shown by the admin API). */
+export const POLL_CURSOR_KEY = 'poll.cursor';
+
 /**
  * Per-connection key/value state for connectors (poll cursors, rotated credentials). Values are
  * sealed with the connections' secret box, like their secrets: a connector may keep a refresh
@@ -86,6 +89,19 @@ export class ConnectorStateStore {
           { connectionId, key, value: this.connections.secretBox.seal({ value: JSON.stringify(value) }), now: new Date() },
         );
       },
+      nextInSequence: (name: string, wrapAt = Number.MAX_SAFE_INTEGER) => this.nextInSequence(connectionId, name, wrapAt),
     };
+  }
+
+  /** One statement, so two processes asking at once get two numbers (the row lock orders them). */
+  private async nextInSequence(connectionId: string, name: string, wrapAt: number): Promise<number> {
+    const { rows } = await runSql<{ value: number | string }>(
+      this.dataSource,
+      `INSERT INTO connector_sequences (connection_id, name, value) VALUES (:connectionId, :name, 1)
+       ON CONFLICT (connection_id, name) DO UPDATE SET value = CASE WHEN connector_sequences.value >= :wrapAt THEN 1 ELSE connector_sequences.value + 1 END
+       RETURNING value`,
+      { connectionId, name, wrapAt },
+    );
+    return Number(rows[0].value);
   }
 }

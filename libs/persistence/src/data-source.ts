@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { DataSourceOptions } from 'typeorm';
+import { DataSource, DataSourceOptions, EntityManager } from 'typeorm';
 import { HubConfig } from '@omnihub/core';
 import { ApiKeyEntity } from './entities/api-key.entity';
 import { AuditEntryEntity } from './entities/audit-entry.entity';
@@ -19,6 +19,7 @@ import { ConnectorStages1764201600000 } from './migrations/1764201600000-connect
 import { FlowControl1764288000000 } from './migrations/1764288000000-flow-control';
 import { SecretKeyFingerprint1764374400000 } from './migrations/1764374400000-secret-key-fingerprint';
 import { DeadLetterFingerprints1764460800000 } from './migrations/1764460800000-dead-letter-fingerprints';
+import { ConnectorSequences1764547200000 } from './migrations/1764547200000-connector-sequences';
 
 /** Listed explicitly: entity globs break in a Nest monorepo build (nestjs/nest#5505). */
 export const ENTITIES = [
@@ -35,7 +36,7 @@ export const ENTITIES = [
   ConnectorStateEntity,
 ];
 
-export const MIGRATIONS = [InitialSchema1764057600000, Lz4PayloadCompression1764072000000, ConnectorStages1764201600000, FlowControl1764288000000, SecretKeyFingerprint1764374400000, DeadLetterFingerprints1764460800000];
+export const MIGRATIONS = [InitialSchema1764057600000, Lz4PayloadCompression1764072000000, ConnectorStages1764201600000, FlowControl1764288000000, SecretKeyFingerprint1764374400000, DeadLetterFingerprints1764460800000, ConnectorSequences1764547200000];
 
 export function dataSourceOptions(config: HubConfig): DataSourceOptions {
   const common = { entities: ENTITIES, migrations: MIGRATIONS, migrationsRun: true, synchronize: false, logging: false } as const;
@@ -54,4 +55,24 @@ export function dataSourceOptions(config: HubConfig): DataSourceOptions {
       db.pragma('busy_timeout = 5000');
     },
   };
+}
+
+/**
+ * better-sqlite3 has one connection, so TypeORM gives every transaction the same query runner: two
+ * transactions open at once nest as savepoints of each other, and one's commit or rollback ends
+ * the other's ("no such savepoint", or a claim rolled back after its send went out). Transactions
+ * on SQLite therefore run one at a time. A transactional manager's own nested calls are not
+ * queued (they go through that manager, not this one), so nesting cannot deadlock.
+ */
+export function serialiseSqliteTransactions(dataSource: DataSource): DataSource {
+  if (dataSource.options.type !== 'better-sqlite3') return dataSource;
+  const manager = dataSource.manager;
+  const transaction = manager.transaction.bind(manager) as (...args: unknown[]) => Promise<unknown>;
+  let tail: Promise<unknown> = Promise.resolve();
+  manager.transaction = ((...args: unknown[]) => {
+    const run = tail.then(() => transaction(...args));
+    tail = run.catch(() => undefined);
+    return run;
+  }) as EntityManager['transaction'];
+  return dataSource;
 }

@@ -1,7 +1,8 @@
 import { Global, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { HUB_CONFIG, HubConfig } from '@omnihub/core';
-import { ENTITIES, dataSourceOptions } from './data-source';
+import { DataSource } from 'typeorm';
+import { ENTITIES, dataSourceOptions, serialiseSqliteTransactions } from './data-source';
 import { ConnectorStateStore, CrossReferenceStore } from './connector-stores';
 import { ConnectionStore, RouteStore } from './stores';
 
@@ -12,6 +13,7 @@ import { ConnectionStore, RouteStore } from './stores';
       inject: [HUB_CONFIG],
       // Fail fast: the boot check has already said what to start if the database is down.
       useFactory: (config: HubConfig) => ({ ...dataSourceOptions(config), retryAttempts: 0 }),
+      dataSourceFactory: async (options) => serialiseSqliteTransactions(new DataSource(options!)).initialize(),
     }),
     TypeOrmModule.forFeature(ENTITIES),
   ],

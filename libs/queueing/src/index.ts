@@ -4,3 +4,5 @@ export * from './queueing.module';
 export * from './redis';
 export * from './circuit-store';
 export * from './entity-locks';
+export * from './leases';
+export * from './token-buckets';

@@ -4,12 +4,14 @@
  */
 export const QueueName = {
   TRANSFORM: 'transform',
+  POLL: 'poll',
 } as const;
 export type StaticQueueName = (typeof QueueName)[keyof typeof QueueName];
 
 export const JobName = {
   TRANSFORM_MESSAGE: 'transform-message',
   DELIVER: 'deliver',
+  POLL_CONNECTION: 'poll-connection',
 } as const;
 
 const DELIVER_QUEUE_PREFIX = 'deliver.';
@@ -21,6 +23,15 @@ export const deliverQueueName = (destinationConnectionId: string): string => `${
 export interface TransformJobData {
   messageIds: string[];
 }
+
+/** A poll of one connection, made by that connection's job scheduler. */
+export interface PollJobData {
+  connectionId: string;
+}
+
+/** One job scheduler per polled connection, so creating it again (every sync, every process) changes nothing. */
+export const pollSchedulerId = (connectionId: string): string => `poll-${connectionId}`;
+export const connectionOfPollScheduler = (schedulerId: string): string | undefined => (schedulerId.startsWith('poll-') ? schedulerId.slice('poll-'.length) : undefined);
 
 export interface DeliverJobData {
   deliveryId: string;

@@ -5,6 +5,7 @@ import { HUB_CONFIG, HubConfig } from '@omnihub/core';
 import {
   DeliverJobData,
   JobName,
+  PollJobData,
   QueueName,
   TransformJobData,
   deliverJobId,
@@ -91,6 +92,15 @@ export class QueueService implements OnApplicationShutdown {
         opts: { ...JOB_DEFAULTS, jobId: transformRetryJobId(messageId, attempt), delay: delayMs > 0 ? delayMs : undefined },
       })),
     );
+  }
+
+  /** A poll of the connection now, beside its schedule; one asked for while another waits is the same job. */
+  async enqueuePoll(connectionId: string): Promise<boolean> {
+    const jobId = `poll-now-${connectionId}`;
+    const queue = this.queue(QueueName.POLL);
+    if (await queue.getJob(jobId)) return false;
+    await queue.add(JobName.POLL_CONNECTION, { connectionId } satisfies PollJobData, { ...JOB_DEFAULTS, jobId });
+    return true;
   }
 
   async enqueueDeliveries(items: DeliverEnqueue[]): Promise<void> {

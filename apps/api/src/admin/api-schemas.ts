@@ -51,6 +51,14 @@ const connectionProperties = {
   updatedAt: timestamp,
 };
 export const CONNECTION = namedSchema('Connection', object(connectionProperties, { properties: { ...connectionProperties, circuit } }));
+export const POLL_STATE = namedSchema(
+  'PollState',
+  object({
+    intervalMs: { type: ['integer', 'null'], description: 'How often the connection is polled; null while it is not (paused, or its config polls nothing)' },
+    cursor: { description: "Where the last committed page left off, in the connector's own terms (null before the first poll)" },
+  }),
+);
+export const POLL_QUEUED = namedSchema('PollQueued', object({ queued: { type: 'boolean', description: 'False when a poll asked for is already waiting' } }));
 export const CONNECTION_LIST = namedSchema('ConnectionList', list({ allOf: [CONNECTION], required: ['circuit'] }));
 
 export const ROUTE = namedSchema(

@@ -6,12 +6,12 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import { DestinationPolicy, HubError } from '@omnihub/core';
 import { ConnectorRegistry, calledUrlProperties } from '@omnihub/connector-sdk';
-import { CircuitStore } from '@omnihub/queueing';
-import { ConnectionEntity, ConnectionStore, DEFAULT_DELIVERY_SETTINGS, DeliverySettings, RouteEntity, RouteStore } from '@omnihub/persistence';
+import { CircuitStore, QueueService } from '@omnihub/queueing';
+import { ConnectionEntity, ConnectionStore, ConnectorStateStore, DEFAULT_DELIVERY_SETTINGS, POLL_CURSOR_KEY, DeliverySettings, RouteEntity, RouteStore } from '@omnihub/persistence';
 import { ApiKeyGuard, AuthenticatedRequest, Requires } from '../auth/api-key.guard';
 import { validateAgainst } from '../http/validate-body';
 import { IngressService } from '../ingress/ingress.service';
-import { CONNECTION, CONNECTION_LIST } from './api-schemas';
+import { CONNECTION, CONNECTION_LIST, POLL_QUEUED, POLL_STATE } from './api-schemas';
 import { AuditService } from './audit.service';
 
 interface ConnectionBody {
@@ -71,6 +71,8 @@ export class ConnectionsController {
     private readonly ingress: IngressService,
     private readonly audit: AuditService,
     private readonly destinations: DestinationPolicy,
+    private readonly queues: QueueService,
+    private readonly connectorState: ConnectorStateStore,
   ) {}
 
   @ApiBody({ schema: bodySchema(CREATE_SCHEMA) })
@@ -145,6 +147,38 @@ export class ConnectionsController {
     this.store.invalidate();
     await this.audit.record(request, 'connection.update', 'connection', id, { fields: Object.keys(input), secretKeys: Object.keys(input.secrets ?? {}) });
     return this.view(entity);
+  }
+
+  /** A polled connection's schedule and cursor, for a support engineer asking "is it polling, and from where?". */
+  @ApiOkResponse({ schema: POLL_STATE })
+  @ApiErrors(404, 409)
+  @Get(':id/poll')
+  async pollState(@Param('id') id: string) {
+    const live = await this.polled(id);
+    const poller = this.registry.get(live.connector)!.module.poller!;
+    const intervalMs = live.delivery.paused ? null : (poller.intervalMs({ connectionId: id, config: live.config, secrets: live.secrets }) ?? null);
+    return { intervalMs, cursor: (await this.connectorState.forConnection(id).get(POLL_CURSOR_KEY)) ?? null };
+  }
+
+  /** Polls the connection now (a support engineer who fixed its credentials need not wait for the schedule). */
+  @ApiOkResponse({ schema: POLL_QUEUED })
+  @ApiErrors(404, 409)
+  @Post(':id/poll')
+  @Requires('operate')
+  @HttpCode(202)
+  async pollNow(@Param('id') id: string, @Req() request: AuthenticatedRequest) {
+    const live = await this.polled(id);
+    if (live.delivery.paused) throw HubError.conflict(`connection ${id} is paused; resume it to poll`);
+    const queued = await this.queues.enqueuePoll(id);
+    await this.audit.record(request, 'connection.poll', 'connection', id, { queued });
+    return { queued };
+  }
+
+  private async polled(id: string) {
+    const live = await this.store.get(id);
+    if (!live) throw HubError.notFound('connection', id);
+    if (!this.registry.get(live.connector)?.module.poller) throw HubError.conflict(`connection ${id} (${live.connector}) is not polled`);
+    return live;
   }
 
   @ApiNoContentResponse({ description: 'Deleted' })

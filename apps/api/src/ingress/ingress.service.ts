@@ -1,21 +1,17 @@
-import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
-import { DataSource } from 'typeorm';
 import { HUB_CONFIG, HubConfig, HubError, HubLifecycle, HubMetrics, ReasonCode, withTimeout } from '@omnihub/core';
 import { ConnectionContext, ConnectorInbound, ConnectorRegistry, ExtractedDelivery, Headers, InboundRequest, VerifyResult } from '@omnihub/connector-sdk';
-import { ConnectionStore, MessageEntity, MessageStatus } from '@omnihub/persistence';
-import { QueueService } from '@omnihub/queueing';
-import { IngestBatcher, IngestResult } from './ingest-batcher';
+import { IngestResult, IngestService } from '@omnihub/ingest';
+import { ConnectionStore } from '@omnihub/persistence';
 
 /** Headers that authenticate the caller to us are not worth keeping and must not be shown later. */
 const UNSTORED_HEADERS = new Set(['authorization', 'cookie', 'proxy-authorization']);
 const SHUTDOWN_FLUSH_MS = 5000;
 
-/** Webhook ingress: verify, extract, store durably (deduplicated), then hand the id to the queue. */
+/** Webhook ingress: verify and extract here, then the shared ingest path stores it (durable, deduplicated) and queues it. */
 @Injectable()
 export class IngressService implements OnModuleDestroy {
   private readonly logger = new Logger(IngressService.name);
-  private readonly batcher: IngestBatcher;
   /** Webhooks being verified and stored right now: a shutdown lets them finish and get their answer. */
   private readonly inFlight = new Set<Promise<IngestResult>>();
 
@@ -24,11 +20,9 @@ export class IngressService implements OnModuleDestroy {
     private readonly connectors: ConnectorRegistry,
     @Inject(HUB_CONFIG) private readonly config: HubConfig,
     private readonly metrics: HubMetrics,
-    dataSource: DataSource,
-    queues: QueueService,
+    private readonly ingest: IngestService,
     private readonly lifecycle: HubLifecycle,
   ) {
-    this.batcher = new IngestBatcher(dataSource, queues);
     lifecycle.track('webhook requests', () => this.inFlight.size);
   }
 
@@ -47,7 +41,7 @@ export class IngressService implements OnModuleDestroy {
   async onModuleDestroy(): Promise<void> {
     this.lifecycle.beginDrain();
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
-    await withTimeout(this.batcher.flushed(), SHUTDOWN_FLUSH_MS).catch(() => undefined);
+    await withTimeout(this.ingest.flushed(), SHUTDOWN_FLUSH_MS).catch(() => undefined);
   }
 
   webhookUrl(connectionId: string): string {
@@ -82,29 +76,7 @@ export class IngressService implements OnModuleDestroy {
     }
 
     const { topic, deliveryId, entity } = this.extract(inbound, request, context);
-    const now = new Date();
-    const row = Object.assign(new MessageEntity(), {
-      id: randomUUID(),
-      connectionId,
-      vendorDeliveryId: deliveryId ?? null,
-      topic,
-      entityKey: entity?.key ?? null,
-      entityVersion: entity?.version ?? null,
-      resolvedBody: null,
-      transformAttempts: 0,
-      nextAttemptAt: null,
-      eventType: null,
-      rawBody: rawBody.toString('utf8'),
-      editedBody: null,
-      headers: keptHeaders(headers),
-      canonical: null,
-      status: MessageStatus.RECEIVED,
-      reasonCode: null,
-      error: null,
-      receivedAt: now,
-      updatedAt: now,
-    });
-    const result = await this.batcher.submit(row);
+    const result = await this.ingest.submit({ connectionId, topic, vendorDeliveryId: deliveryId, entity, rawBody: rawBody.toString('utf8'), headers: keptHeaders(headers) });
     this.metrics.webhooks.inc({ connection: connectionId, outcome: result.duplicate ? 'duplicate' : 'accepted' });
     this.logger.debug({ msg: result.duplicate ? 'webhook duplicate' : 'webhook accepted', messageId: result.messageId, connection: { id: connectionId, name: connection.name }, topic, vendorDeliveryId: deliveryId ?? null });
     return result;

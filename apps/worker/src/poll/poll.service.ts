@@ -1,0 +1,79 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { HubMetrics } from '@omnihub/core';
+import { ConnectorPoller, ConnectorRegistry } from '@omnihub/connector-sdk';
+import { IngestService } from '@omnihub/ingest';
+import { ConnectionStore, LiveConnection, POLL_CURSOR_KEY } from '@omnihub/persistence';
+import { Leases } from '@omnihub/queueing';
+import { ConnectorContexts } from '../connector-contexts';
+
+/** Renewed every third of this while a poll runs; a process that dies mid-poll frees it by expiry. */
+const POLL_LEASE_MS = 30000;
+
+export type PollOutcome = 'completed' | 'failed' | 'overlapping' | 'not polled';
+
+/** The poller of a connection that is to be polled now: its connector has one, it gives an interval, it is not paused. */
+export function pollerOf(connectors: ConnectorRegistry, connection: LiveConnection): { poller: ConnectorPoller; intervalMs: number } | undefined {
+  const poller = connectors.get(connection.connector)?.module.poller;
+  if (!poller || connection.delivery.paused) return undefined;
+  const intervalMs = poller.intervalMs({ connectionId: connection.id, config: connection.config, secrets: connection.secrets });
+  return intervalMs && intervalMs > 0 ? { poller, intervalMs } : undefined;
+}
+
+/**
+ * One poll of one connection: page by page, each page's messages through the same ingest path as
+ * webhooks (durable, deduplicated, transformed and routed alike), then its cursor saved. So the
+ * cursor never runs ahead of what is committed: a crash, a restart or a lost Redis means the next
+ * poll repeats at most one page, and dedupe drops what it had already stored.
+ */
+@Injectable()
+export class PollService {
+  private readonly logger = new Logger(PollService.name);
+
+  constructor(
+    private readonly connections: ConnectionStore,
+    private readonly connectors: ConnectorRegistry,
+    private readonly contexts: ConnectorContexts,
+    private readonly ingest: IngestService,
+    private readonly leases: Leases,
+    private readonly metrics: HubMetrics,
+  ) {}
+
+  /** `holder`: the job's id, so the lease names who holds it. */
+  async poll(connectionId: string, holder: string): Promise<PollOutcome> {
+    const connection = await this.connections.get(connectionId);
+    const polled = connection && pollerOf(this.connectors, connection);
+    if (!connection || !polled) return 'not polled'; // deleted or paused since the job was scheduled
+    const lease = await this.leases.acquire(`poll:${connectionId}`, holder, POLL_LEASE_MS);
+    if (!lease) {
+      this.metrics.polls.inc({ connection: connectionId, outcome: 'overlapping' });
+      this.logger.debug({ msg: 'poll skipped: another process is polling this connection', connection: { id: connectionId, name: connection.name } });
+      return 'overlapping';
+    }
+    const context = this.contexts.of(connection);
+    let pages = 0;
+    let accepted = 0;
+    try {
+      const cursor = await context.state.get(POLL_CURSOR_KEY);
+      for await (const page of polled.poller.poll({ ...context, cursor })) {
+        const results = await Promise.all(page.messages.map((m) => this.ingest.submit({ connectionId, topic: m.topic, vendorDeliveryId: m.deliveryId, entity: m.entity, rawBody: m.body, headers: {} })));
+        const fresh = results.filter((r) => !r.duplicate).length;
+        this.metrics.polledMessages.inc({ connection: connectionId, outcome: 'accepted' }, fresh);
+        this.metrics.polledMessages.inc({ connection: connectionId, outcome: 'duplicate' }, results.length - fresh);
+        accepted += fresh;
+        pages++;
+        // Lost the lease (it expired while a page was slow): another poll may have started from the old cursor; dedupe keeps that harmless, but stop here.
+        if (!lease.held) throw new Error('the poll lease was lost');
+        await context.state.set(POLL_CURSOR_KEY, page.cursor);
+      }
+      this.metrics.polls.inc({ connection: connectionId, outcome: 'completed' });
+      this.logger.debug({ msg: `poll completed: ${pages} pages, ${accepted} new messages`, connection: { id: connectionId, name: connection.name } });
+      return 'completed';
+    } catch (error) {
+      this.metrics.polls.inc({ connection: connectionId, outcome: 'failed' });
+      this.logger.warn({ msg: `poll failed after ${pages} committed pages (${accepted} new messages); the next poll resumes from there: ${(error as Error).message}`, connection: { id: connectionId, name: connection.name } });
+      return 'failed';
+    } finally {
+      await lease.release();
+    }
+  }
+}
