@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import * as http from 'node:http';
 import { AddressInfo } from 'node:net';
 import { ConnectionContext, OutboundDelivery, outboundDelivery } from '@omnihub/connector-sdk';
-import { MemoryCrossReferences, MemoryState, RecordingRateLimits, testHttpClient } from '../../test/support/connector-context';
+import { memoryStores, testHttpClient } from '../../test/support/connector-context';
 import { CanonicalEvent } from '@omnihub/core';
 import connector = require('./index');
 
@@ -66,7 +66,7 @@ describe('generic-http outbound client against a real HTTP server', () => {
   afterAll(() => new Promise((resolve) => server.close(resolve)));
 
   const send = (delivery: OutboundDelivery) => outbound.operations['post-cloudevent'](delivery);
-  const at = (connection: ConnectionContext, timeoutMs: number, idempotencyKey = 'delivery-1') => ({ ...connection, idempotencyKey, timeoutMs, http: httpClient, xrefs: new MemoryCrossReferences(), state: new MemoryState(), rateLimits: new RecordingRateLimits() });
+  const at = (connection: ConnectionContext, timeoutMs: number, idempotencyKey = 'delivery-1') => ({ ...connection, idempotencyKey, timeoutMs, http: httpClient, ...memoryStores() });
   const deliver = (config: Record<string, unknown> = {}, secrets: Record<string, string> = {}, timeoutMs = 2000) => send(outboundDelivery(stored, at(context({ url, ...config }, secrets), timeoutMs)));
 
   it('POSTs a structured CloudEvent with the Idempotency-Key and an HMAC of the exact body', async () => {
@@ -114,7 +114,7 @@ describe('outboundDelivery', () => {
     const eventJson = '{"specversion":"1.0","id":"m9","type":"order.created","data":{"orderNumber":"#9"}}';
     const parse = jest.spyOn(JSON, 'parse');
     try {
-      const delivery = outboundDelivery({ eventJson, eventId: 'm9', eventType: 'order.created' }, { ...context({}), idempotencyKey: 'd9', timeoutMs: 1000, http: testHttpClient(), xrefs: new MemoryCrossReferences(), state: new MemoryState(), rateLimits: new RecordingRateLimits() });
+      const delivery = outboundDelivery({ eventJson, eventId: 'm9', eventType: 'order.created' }, { ...context({}), idempotencyKey: 'd9', timeoutMs: 1000, http: testHttpClient(), ...memoryStores() });
       expect(delivery.eventJson).toBe(eventJson);
       expect(parse).not.toHaveBeenCalled();
       expect(delivery.event.data).toEqual({ orderNumber: '#9' });

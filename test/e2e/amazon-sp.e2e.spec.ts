@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { randomInt, randomUUID } from 'node:crypto';
 import { ConnectorStateStore, POLL_CURSOR_KEY } from '@omnihub/persistence';
 import { FakeAmazon, startFakeAmazon } from '../../connectors/amazon-sp/fake-amazon';
+import { QueueName, QueueService, pollSchedulerId } from '@omnihub/queueing';
 import { PollService } from '../../apps/worker/src/poll/poll.service';
 import { TestHub, resetDatabase, startHub, waitFor } from '../support/hub';
 import { createRoute, createSource, postWebhook } from '../support/fixtures';
@@ -176,6 +177,23 @@ describe('amazon-sp: orders polled through the hub', () => {
     // Delivered is final: a replay of it is refused, so Amazon is never asked to confirm one package twice.
     expect((await hub.admin.post(`/api/deliveries/${delivery.id}/replay`, { force: true })).status).toBe(409);
     expect(amazon.confirmations).toHaveLength(1);
+  });
+
+  it('keeps one job scheduler per polled connection, at its interval: changed with the config, gone when paused or deleted', async () => {
+    const id = await createAmazon(hub, { pollIntervalSeconds: 600 });
+    const queue = hub.app.get(QueueService).queue(QueueName.POLL);
+    const schedulerOf = async () => (await queue.getJobSchedulers(0, -1)).find((s) => s.key === pollSchedulerId(id));
+    expect((await waitFor(schedulerOf, 'the scheduler created')).every).toBe(600_000);
+    expect((await hub.admin.patch(`/api/connections/${id}`, { config: { marketplaceIds: [MARKETPLACE], baseUrl: amazon.url, lwaUrl: `${amazon.url}/auth/o2/token`, pollIntervalSeconds: 900 } })).status).toBe(200);
+    await waitFor(async () => (await schedulerOf())?.every === 900_000, 'the scheduler at the new interval');
+    expect((await hub.admin.patch(`/api/connections/${id}`, { delivery: { paused: true } })).status).toBe(200);
+    await waitFor(async () => !(await schedulerOf()), 'the scheduler removed while paused');
+    expect(await hub.app.get(PollService).poll(id, 'test-paused')).toBe('not polled'); // a job already queued does nothing
+    expect((await hub.admin.post(`/api/connections/${id}/poll`, {})).status).toBe(409);
+    expect((await hub.admin.patch(`/api/connections/${id}`, { delivery: { paused: false } })).status).toBe(200);
+    await waitFor(schedulerOf, 'the scheduler back on resume');
+    expect((await hub.admin.delete(`/api/connections/${id}`)).status).toBe(204);
+    await waitFor(async () => !(await schedulerOf()), 'the scheduler removed with the connection');
   });
 
   it('takes no webhooks: the URL of an amazon-sp connection refuses them', async () => {

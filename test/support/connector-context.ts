@@ -1,4 +1,4 @@
-import { AxiosHttpClient, ConnectorContext, CrossReferences, ConnectorState, RateLimits } from '@omnihub/connector-sdk';
+import { AxiosHttpClient, ConnectorContext, CrossReferences, ConnectorState, DeliveryAcknowledgement, DeliveryAcknowledgements, RateLimits } from '@omnihub/connector-sdk';
 import { DestinationPolicy, parseAllowedPrivateDestinations } from '@omnihub/core';
 
 /** What every test hub and test client may call: the fake vendors and destinations listen on loopback. */
@@ -63,7 +63,21 @@ export class RecordingRateLimits implements RateLimits {
   }
 }
 
+/** Acknowledgements recorded in memory; every delivery id counts as this connection's. */
+export class MemoryAcknowledgements implements DeliveryAcknowledgements {
+  readonly recorded = new Map<string, DeliveryAcknowledgement>();
+  async record(deliveryId: string, acknowledgement: DeliveryAcknowledgement): Promise<boolean> {
+    this.recorded.set(deliveryId, acknowledgement);
+    return true;
+  }
+}
+
+/** A connection's stores, in memory. */
+export function memoryStores() {
+  return { xrefs: new MemoryCrossReferences(), state: new MemoryState(), rateLimits: new RecordingRateLimits(), acknowledgements: new MemoryAcknowledgements() };
+}
+
 /** A ConnectorContext over a real HTTP client and in-memory stores. */
-export function connectorContext(config: Record<string, unknown>, secrets: Record<string, string>, connectionId = 'conn-1'): ConnectorContext & { xrefs: MemoryCrossReferences; state: MemoryState; rateLimits: RecordingRateLimits } {
-  return { connectionId, config, secrets, http: testHttpClient(), timeoutMs: 5000, xrefs: new MemoryCrossReferences(), state: new MemoryState(), rateLimits: new RecordingRateLimits() };
+export function connectorContext(config: Record<string, unknown>, secrets: Record<string, string>, connectionId = 'conn-1'): ConnectorContext & { xrefs: MemoryCrossReferences; state: MemoryState; rateLimits: RecordingRateLimits; acknowledgements: MemoryAcknowledgements } {
+  return { connectionId, config, secrets, http: testHttpClient(), timeoutMs: 5000, ...memoryStores() };
 }

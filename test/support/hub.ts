@@ -79,7 +79,7 @@ export async function startHub(overrides: Record<string, string> = {}): Promise<
 
 /** Empties every table so a test file starts from nothing (files run one at a time). */
 export async function resetDatabase(dataSource: DataSource): Promise<void> {
-  for (const table of ['delivery_attempts', 'dead_letters', 'deliveries', 'messages', 'routes', 'connections', 'audit_entries', 'cross_references', 'connector_state', 'connector_sequences']) {
+  for (const table of ['delivery_attempts', 'dead_letters', 'deliveries', 'messages', 'routes', 'connections', 'audit_entries', 'cross_references', 'connector_state', 'connector_sequences', 'delivery_acknowledgements']) {
     await dataSource.query(`DELETE FROM ${table}`);
   }
 }

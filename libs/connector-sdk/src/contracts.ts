@@ -74,6 +74,22 @@ export interface ConnectorContext extends ConnectionContext {
   state: ConnectorState;
   /** The vendor's per-operation rate limits (the manifest's `rateLimits`), shared by every process; see `limitedRequest`. */
   rateLimits: RateLimits;
+  /** What the partner said of deliveries this connection sent (an EDI 997 of a 940), shown on those deliveries. */
+  acknowledgements: DeliveryAcknowledgements;
+}
+
+export interface DeliveryAcknowledgement {
+  status: 'accepted' | 'partially_accepted' | 'rejected';
+  /** The partner's words, for a support engineer: which sets, which error codes. */
+  detail?: string;
+}
+
+export interface DeliveryAcknowledgements {
+  /**
+   * Records the partner's acknowledgement of one of this connection's deliveries (the latest
+   * wins). False when no delivery with that id went to this connection.
+   */
+  record(deliveryId: string, acknowledgement: DeliveryAcknowledgement): Promise<boolean>;
 }
 
 /**
@@ -123,6 +139,8 @@ export interface ConnectorPoller {
 }
 
 export interface ResolveInput {
+  /** The message being transformed (an acknowledgement records which message carried it). */
+  messageId?: string;
   topic: string;
   /** The payload as JSON text (decoded), exactly as stored: parse it losslessly (vendor ids exceed 2^53). */
   body: string;

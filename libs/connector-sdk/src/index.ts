@@ -9,3 +9,4 @@ export * from './signatures';
 export * from './connectors.module';
 export * from './vendor-failure';
 export * from './vendor-json';
+export * from './oauth1';

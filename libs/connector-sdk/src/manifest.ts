@@ -8,8 +8,12 @@ export interface ConnectorManifest {
   version: string;
   description?: string;
   inbound?: {
-    /** Vendor topics and the canonical event each becomes, with the mapping that shapes it. */
-    topics: Array<{ topic: string; eventType: string; mapping?: string; resolve?: boolean }>;
+    /**
+     * Vendor topics and the canonical event each becomes, with the mapping that shapes it. A
+     * `control` topic (an EDI 997) becomes no event: its resolve stage does what it says (marks the
+     * deliveries it acknowledges), and the message completes.
+     */
+    topics: Array<{ topic: string; eventType?: string; mapping?: string; resolve?: boolean; control?: boolean }>;
   };
   outbound?: {
     /** Canonical event type (or `*`) → the module's operation, with the outbound mapping (canonical → vendor body) it runs first. */
@@ -44,9 +48,14 @@ export const MANIFEST_SCHEMA = {
           type: 'array',
           items: {
             type: 'object',
-            required: ['topic', 'eventType'],
+            required: ['topic'],
             additionalProperties: false,
-            properties: { topic: { type: 'string' }, eventType: { type: 'string' }, mapping: { type: 'string' }, resolve: { type: 'boolean' } },
+            properties: { topic: { type: 'string' }, eventType: { type: 'string' }, mapping: { type: 'string' }, resolve: { type: 'boolean' }, control: { const: true } },
+            // An event type, or a control topic handled by its resolve stage alone.
+            anyOf: [
+              { required: ['eventType'], not: { required: ['control'] } },
+              { required: ['control', 'resolve'], properties: { resolve: { const: true } }, not: { anyOf: [{ required: ['eventType'] }, { required: ['mapping'] }] } },
+            ],
           },
         },
       },

@@ -39,10 +39,21 @@ describe('connector registry', () => {
     ['an id that differs from its folder', { ...valid, id: 'other' }, /must equal its folder name/],
     ['a topic that resolves without a resolve stage', { ...valid, inbound: { topics: [{ topic: 'orders/create', eventType: 'order.created', resolve: true }] } }, /topic "orders\/create" says resolve, but the module's inbound has no resolve stage/],
     ['an operation the module lacks', { ...valid, outbound: { operations: [{ eventType: 'order.created', operation: 'create-order' }] } }, /operation "create-order" \(for order.created\) is not in the module's outbound.operations/],
+    ['a topic with neither an event type nor control', { ...valid, inbound: { topics: [{ topic: '997' }] } }, /acme\/manifest\.json\/inbound\/topics\/0/],
+    ['a control topic without a resolve stage to do its work', { ...valid, inbound: { topics: [{ topic: '997', control: true }] } }, /inbound\/topics\/0/],
+    ['a control topic that names an event type', { ...valid, inbound: { topics: [{ topic: '997', control: true, resolve: true, eventType: 'order.created' }] } }, /inbound\/topics\/0/],
     ['a mapping that does not exist', { ...valid, inbound: { topics: [{ topic: 'orders/create', eventType: 'order.created', mapping: 'acme/none' }] } }, /mappings\/acme\/none\.jsonata does not exist/],
   ])('refuses to boot on %s, naming the file', (_name, manifest, message) => {
     const root = fakeRoot({ acme: { manifest } });
     expect(() => ConnectorRegistry.load(root, root)).toThrow(message);
+  });
+
+  it('takes a control topic (no event, its resolve stage does the work) and a rate limit per operation', () => {
+    const manifest = { ...valid, inbound: { topics: [{ topic: '997', control: true, resolve: true }] }, rateLimits: { getOrders: { rate: 0.0167, burst: 20 } } };
+    const root = fakeRoot({ acme: { manifest, code: 'module.exports = { inbound: { resolve: async () => ({ ok: true, body: "{}" }) }, outbound: { operations: {} } };' } });
+    expect(ConnectorRegistry.load(root, root).get('acme')?.manifest.rateLimits).toEqual({ getOrders: { rate: 0.0167, burst: 20 } });
+    const unlimited = fakeRoot({ acme: { manifest: { ...valid, rateLimits: { getOrders: { rate: 0, burst: 20 } } } } });
+    expect(() => ConnectorRegistry.load(unlimited, unlimited)).toThrow(/rateLimits\/getOrders\/rate/);
   });
 
   it('gives every connection config a baseUrl', () => {

@@ -1,4 +1,4 @@
-import { ReasonCode } from '@omnihub/core';
+import { ErrorDetail, ReasonCode } from '@omnihub/core';
 import { classifyHttpResponse, classifyTransportError } from './classify';
 import { DeliveryOutcome, HttpResponse, Resolved } from './contracts';
 
@@ -12,6 +12,8 @@ export interface VendorFailure {
   message: string;
   httpStatus?: number;
   retryAfterMs?: number;
+  /** The vendor's own error paths and words, field by field, for the dead letter. */
+  details?: ErrorDetail[];
 }
 
 /** A non-2xx answer classified as DESIGN.md §4 says, with `message` naming the call and the vendor's own words. */
@@ -36,8 +38,9 @@ export function rejection(message: string, reason: ReasonCode = ReasonCode.DESTI
 }
 
 export function outcomeOf(failure: VendorFailure): DeliveryOutcome {
-  const { reason, message, httpStatus, retryAfterMs } = failure;
-  return failure.retry ? { outcome: 'retry', reason, message, httpStatus, retryAfterMs } : { outcome: 'reject', reason, message, httpStatus };
+  const { reason, message, httpStatus, retryAfterMs, details } = failure;
+  const detailed = details ? { details } : {};
+  return failure.retry ? { outcome: 'retry', reason, message, httpStatus, retryAfterMs, ...detailed } : { outcome: 'reject', reason, message, httpStatus, ...detailed };
 }
 
 export function resolvedOf(failure: VendorFailure): Resolved {

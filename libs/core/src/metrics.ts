@@ -30,6 +30,13 @@ export class HubMetrics {
     registers: [this.registry],
   });
 
+  readonly acknowledgements = new Counter({
+    name: 'omnihub_acknowledgements_total',
+    help: "Partners' acknowledgements of deliveries they had taken (EDI 997s of 940s), by destination connection and status (accepted, partially_accepted, rejected).",
+    labelNames: ['connection', 'status'] as const,
+    registers: [this.registry],
+  });
+
   readonly deadLetters = new Counter({
     name: 'omnihub_dead_letters_total',
     help: 'Work that was dead-lettered, by stage, connection and reason code.',

@@ -58,6 +58,8 @@ export class CanonicalTransformer implements OnApplicationShutdown {
 
     const connector = this.connectors.get(input.connection.connector);
     const topicEntry = connector?.manifest.inbound?.topics.find((t) => t.topic === input.topic);
+    // A control document (an EDI 997) did its work in the resolve stage and becomes no event.
+    if (topicEntry?.control) return { ok: true, events: [], several: true };
     const connection = { connectionId: input.connection.id, config: input.connection.config, secrets: input.connection.secrets };
     let eventType = topicEntry?.eventType ?? connector?.module.inbound?.eventTypeFor(input.topic, connection);
     const mappingId = topicEntry?.mapping ?? (input.connection.config.mapping as string | undefined);

@@ -60,6 +60,31 @@ export class CrossReferenceStore {
   }
 }
 
+/**
+ * Partners' acknowledgements of deliveries (an EDI 997 for a 940). A connector reaches it only
+ * through the SDK's DeliveryAcknowledgements, scoped to the deliveries its own connection sent.
+ */
+@Injectable()
+export class DeliveryAcknowledgementStore {
+  constructor(private readonly dataSource: DataSource) {}
+
+  forConnection(connectionId: string, messageId?: string) {
+    return {
+      record: async (deliveryId: string, acknowledgement: { status: string; detail?: string }): Promise<boolean> => {
+        const { rows } = await runSql<{ delivery_id: string }>(
+          this.dataSource,
+          `INSERT INTO delivery_acknowledgements (delivery_id, connection_id, status, detail, message_id, received_at)
+           SELECT id, destination_connection_id, :status, :detail, :messageId, :now FROM deliveries WHERE id = :deliveryId AND destination_connection_id = :connectionId
+           ON CONFLICT (delivery_id) DO UPDATE SET status = excluded.status, detail = excluded.detail, message_id = excluded.message_id, received_at = excluded.received_at
+           RETURNING delivery_id`,
+          { deliveryId, connectionId, status: acknowledgement.status, detail: acknowledgement.detail ?? null, messageId: messageId ?? null, now: new Date() },
+        );
+        return rows.length > 0;
+      },
+    };
+  }
+}
+
 /** Where a polled connection's cursor lives in its connector state (written by the worker's PollService, shown by the admin API). */
 export const POLL_CURSOR_KEY = 'poll.cursor';
 

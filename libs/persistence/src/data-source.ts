@@ -8,6 +8,7 @@ import { ConnectionEntity } from './entities/connection.entity';
 import { ConnectorStateEntity } from './entities/connector-state.entity';
 import { CrossReferenceEntity } from './entities/cross-reference.entity';
 import { DeadLetterEntity } from './entities/dead-letter.entity';
+import { DeliveryAcknowledgementEntity } from './entities/delivery-acknowledgement.entity';
 import { DeliveryAttemptEntity } from './entities/delivery-attempt.entity';
 import { DeliveryEntity } from './entities/delivery.entity';
 import { MappingVersionEntity } from './entities/mapping-version.entity';
@@ -20,6 +21,7 @@ import { FlowControl1764288000000 } from './migrations/1764288000000-flow-contro
 import { SecretKeyFingerprint1764374400000 } from './migrations/1764374400000-secret-key-fingerprint';
 import { DeadLetterFingerprints1764460800000 } from './migrations/1764460800000-dead-letter-fingerprints';
 import { ConnectorSequences1764547200000 } from './migrations/1764547200000-connector-sequences';
+import { DeliveryAcknowledgements1764633600000 } from './migrations/1764633600000-delivery-acknowledgements';
 
 /** Listed explicitly: entity globs break in a Nest monorepo build (nestjs/nest#5505). */
 export const ENTITIES = [
@@ -34,9 +36,10 @@ export const ENTITIES = [
   AuditEntryEntity,
   CrossReferenceEntity,
   ConnectorStateEntity,
+  DeliveryAcknowledgementEntity,
 ];
 
-export const MIGRATIONS = [InitialSchema1764057600000, Lz4PayloadCompression1764072000000, ConnectorStages1764201600000, FlowControl1764288000000, SecretKeyFingerprint1764374400000, DeadLetterFingerprints1764460800000, ConnectorSequences1764547200000];
+export const MIGRATIONS = [InitialSchema1764057600000, Lz4PayloadCompression1764072000000, ConnectorStages1764201600000, FlowControl1764288000000, SecretKeyFingerprint1764374400000, DeadLetterFingerprints1764460800000, ConnectorSequences1764547200000, DeliveryAcknowledgements1764633600000];
 
 export function dataSourceOptions(config: HubConfig): DataSourceOptions {
   const common = { entities: ENTITIES, migrations: MIGRATIONS, migrationsRun: true, synchronize: false, logging: false } as const;

@@ -8,6 +8,7 @@ export * from './entities/connection.entity';
 export * from './entities/connector-state.entity';
 export * from './entities/cross-reference.entity';
 export * from './entities/dead-letter.entity';
+export * from './entities/delivery-acknowledgement.entity';
 export * from './entities/delivery-attempt.entity';
 export * from './entities/delivery.entity';
 export * from './entities/mapping-version.entity';

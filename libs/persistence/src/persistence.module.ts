@@ -3,7 +3,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { HUB_CONFIG, HubConfig } from '@omnihub/core';
 import { DataSource } from 'typeorm';
 import { ENTITIES, dataSourceOptions, serialiseSqliteTransactions } from './data-source';
-import { ConnectorStateStore, CrossReferenceStore } from './connector-stores';
+import { ConnectorStateStore, CrossReferenceStore, DeliveryAcknowledgementStore } from './connector-stores';
 import { ConnectionStore, RouteStore } from './stores';
 
 @Global()
@@ -17,7 +17,7 @@ import { ConnectionStore, RouteStore } from './stores';
     }),
     TypeOrmModule.forFeature(ENTITIES),
   ],
-  providers: [ConnectionStore, RouteStore, CrossReferenceStore, ConnectorStateStore],
-  exports: [TypeOrmModule, ConnectionStore, RouteStore, CrossReferenceStore, ConnectorStateStore],
+  providers: [ConnectionStore, RouteStore, CrossReferenceStore, ConnectorStateStore, DeliveryAcknowledgementStore],
+  exports: [TypeOrmModule, ConnectionStore, RouteStore, CrossReferenceStore, ConnectorStateStore, DeliveryAcknowledgementStore],
 })
 export class PersistenceModule {}

@@ -129,8 +129,14 @@ const deliveryProperties = {
   updatedAt: timestamp,
 };
 export const DELIVERY = namedSchema('Delivery', object(deliveryProperties));
+const acknowledgement = {
+  ...object({ status: { enum: ['accepted', 'partially_accepted', 'rejected'] }, detail: nullableText, messageId: nullableText, receivedAt: timestamp }),
+  type: ['object', 'null'],
+  description: "What the partner said of the delivery after taking it (an EDI 997 of a 940); null until it says. In a message's view",
+};
 /** A delivery in a message's or dead letter's view: `attempts` is the list of attempts, not their count. */
-const deliveryWithAttempts = object({ ...deliveryProperties, attempts: { type: 'array', items: attempt } });
+const withAttempts = { ...deliveryProperties, attempts: { type: 'array', items: attempt } };
+const deliveryWithAttempts = object(withAttempts, { properties: { ...withAttempts, acknowledgement } });
 
 const messageSummaryProperties = {
   id: { type: 'string' },

@@ -4,7 +4,7 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { Between, FindOptionsWhere, In, LessThanOrEqual, Like, MoreThanOrEqual, Repository } from 'typeorm';
 import { HubError } from '@omnihub/core';
 import { ApiKeyGuard } from '../auth/api-key.guard';
-import { DeadLetterEntity, DeliveryAttemptEntity, DeliveryEntity, MessageEntity, MessageStatus, canonicalEventsOf } from '@omnihub/persistence';
+import { DeadLetterEntity, DeliveryAcknowledgementEntity, DeliveryAttemptEntity, DeliveryEntity, MessageEntity, MessageStatus, canonicalEventsOf } from '@omnihub/persistence';
 import { ApiErrors, ApiQueryParams } from '../http/openapi';
 import { MESSAGE_DETAIL, MESSAGE_LIST } from './api-schemas';
 
@@ -57,6 +57,7 @@ export class MessagesController {
     @InjectRepository(DeliveryEntity) private readonly deliveries: Repository<DeliveryEntity>,
     @InjectRepository(DeliveryAttemptEntity) private readonly attempts: Repository<DeliveryAttemptEntity>,
     @InjectRepository(DeadLetterEntity) private readonly deadLetters: Repository<DeadLetterEntity>,
+    @InjectRepository(DeliveryAcknowledgementEntity) private readonly acknowledgements: Repository<DeliveryAcknowledgementEntity>,
   ) {}
 
   @ApiQueryParams(LIST_QUERY)
@@ -92,11 +93,16 @@ export class MessagesController {
       ? await this.attempts.find({ where: { deliveryId: In(deliveries.map((d) => d.id)) }, order: { attemptNumber: 'ASC' } })
       : [];
     const deadLetters = await this.deadLetters.findBy({ messageId: id });
+    const acknowledged = deliveries.length ? await this.acknowledgements.findBy({ deliveryId: In(deliveries.map((d) => d.id)) }) : [];
+    const acknowledgementOf = (deliveryId: string) => {
+      const found = acknowledged.find((a) => a.deliveryId === deliveryId);
+      return found ? { status: found.status, detail: found.detail, messageId: found.messageId, receivedAt: found.receivedAt } : null;
+    };
     return {
       ...message,
       // Always a list: one event per canonical event the message became (`canonical` is how it is stored).
       events: canonicalEventsOf(message),
-      deliveries: deliveries.map((d) => ({ ...d, attempts: attempts.filter((a) => a.deliveryId === d.id) })),
+      deliveries: deliveries.map((d) => ({ ...d, attempts: attempts.filter((a) => a.deliveryId === d.id), acknowledgement: acknowledgementOf(d.id) })),
       deadLetters,
     };
   }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
-import { HubMetrics, ReasonCode, hubLogger } from '@omnihub/core';
+import { ErrorDetail, HubMetrics, ReasonCode, hubLogger } from '@omnihub/core';
 import {
   AttemptOutcome,
   ConnectionStore,
@@ -33,6 +33,8 @@ export interface AttemptRecord {
   httpStatus: number | null;
   reasonCode: ReasonCode | null;
   error: string | null;
+  /** The destination's own account of what it refused (field paths), kept in the dead letter. */
+  details?: ErrorDetail[];
   nextAttemptAt: Date | null;
 }
 
@@ -293,7 +295,7 @@ export class DeliveryLedger {
         connectionId: r.destinationConnectionId,
         reasonCode: r.reasonCode ?? ReasonCode.DESTINATION_REJECTED,
         error: r.error ?? 'delivery failed',
-        details: [{ path: '', message: `gave up after attempt ${r.previousAttempts + 1}` }],
+        details: [...(r.details ?? []), { path: '', message: `gave up after attempt ${r.previousAttempts + 1}` }],
       });
     }
     const finished = [...new Set(recorded.filter((r) => r.outcome !== 'retry').map((r) => r.messageId))];

@@ -177,6 +177,7 @@ export class DeliveryService {
       httpStatus: result.httpStatus ?? null,
       reasonCode: result.outcome === 'delivered' ? null : result.reason,
       error: result.outcome === 'delivered' ? null : result.message,
+      details: 'details' in result ? result.details : undefined,
       nextAttemptAt: outcome === 'retry' ? new Date(Date.now() + delayMs) : null,
     });
     if (claimed && outcome === 'retry') {

@@ -291,7 +291,7 @@ export class TransformService {
   private async resolve(message: MessageEntity, body: string, inbound: ConnectorInbound, connection: LiveConnection): Promise<string | undefined> {
     let resolved: Resolved;
     try {
-      resolved = await inbound.resolve!({ topic: message.topic, body, headers: message.headers, entity: message.entityKey ? { key: message.entityKey, version: message.entityVersion ?? undefined } : undefined }, this.contexts.of(connection));
+      resolved = await inbound.resolve!({ messageId: message.id, topic: message.topic, body, headers: message.headers, entity: message.entityKey ? { key: message.entityKey, version: message.entityVersion ?? undefined } : undefined }, this.contexts.of(connection, message.id));
     } catch (error) {
       // Resolvers answer outcomes; one that throws anyway (a connector bug) still gets the retry budget.
       resolved = { ok: false, retry: true, reason: ReasonCode.NETWORK_ERROR, message: `resolve failed: ${(error as Error).message}` };

@@ -1,0 +1,5 @@
+import { ConnectorModule } from '@omnihub/connector-sdk';
+import { netsuiteOutbound } from './outbound';
+
+const connector: ConnectorModule = { outbound: netsuiteOutbound };
+export = connector;
