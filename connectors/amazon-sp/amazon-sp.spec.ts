@@ -77,6 +77,15 @@ describe('amazon-sp connector', () => {
       expect(amazon.calls).toHaveLength(0);
     });
 
+    it('sends Amazon its own carrier code for a warehouse SCAC (config.carrierCodes), and the OrderItemIds the poll recorded', async () => {
+      amazon.putOrder({ ...ORDER, AmazonOrderId: '113-0000004-0000001', LastUpdateDate: minutesAgo(30) }, ITEMS);
+      const context = connectorContext({ marketplaceIds: [US], baseUrl: amazon.url, lwaUrl: `${amazon.url}/auth/o2/token`, carrierCodes: { upsn: 'UPS' } }, { lwaClientId: amazon.clientId, lwaClientSecret: amazon.clientSecret, refreshToken: amazon.refreshToken }, `conn-${Math.random()}`);
+      await context.state.set(orderStateKey('113-0000004-0000001'), { marketplaceId: US, items: { 'MUG-STN-SLT': ITEMS[0].OrderItemId } });
+      const outcome = await amazonOutbound.operations['confirm-shipment'](outboundDelivery(shipment({ ...data({ externalIds: { 'amazon-sp': '113-0000004-0000001' } }), carrier: 'UPSN' }), { ...context, idempotencyKey: 'd-5' }));
+      expect(outcome).toEqual({ outcome: 'delivered', httpStatus: 204 });
+      expect(amazon.confirmations[0].body).toMatchObject({ packageDetail: { carrierCode: 'UPS', orderItems: [{ orderItemId: ITEMS[0].OrderItemId, quantity: 2 }] } });
+    });
+
     it('retries a 429 that outlasts the bucket, and is an auth failure when LWA refuses the credentials', async () => {
       amazon.putOrder({ ...ORDER, AmazonOrderId: '113-0000003-0000001', LastUpdateDate: minutesAgo(30) }, ITEMS);
       const context = contextFor();

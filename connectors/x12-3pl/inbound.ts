@@ -20,7 +20,7 @@ import {
   text,
 } from '@omnihub/connector-sdk';
 import manifest from './manifest.json';
-import { SentGroup } from './outbound';
+import { SentGroup, ShippedOrder, shippedOrderKey } from './outbound';
 import { interchangeText, postDocument, preparedEnvelope } from './partner';
 import { DocumentProblem, documentsOf } from './read-documents';
 import { settingsOf } from './settings';
@@ -147,7 +147,25 @@ async function acknowledge(input: ResolveInput, context: ConnectorContext): Prom
   const body = interchangeText(settings, envelope, acknowledgmentSets(groups));
   const what = `the 997 for interchange ${control} (groups ${groups.map((g) => g.control).join(', ')})`;
   const sent = await postDocument(context, settings.url, body, what, `997-${sender}-${control}`);
-  return sent.ok ? { ok: true, body: input.body } : resolvedOf(sent.failure);
+  if (!sent.ok) return resolvedOf(sent.failure);
+  return { ok: true, body: input.topic === '945' && decoded ? JSON.stringify(await withShippedOrders(decoded, context)) : input.body };
+}
+
+/**
+ * Each 945 shipment with the ids its order had where it was placed (remembered when its 940 was
+ * sent), so the shipment reaches the channel that sold it (Shopify's fulfillment needs the Shopify
+ * order id, Amazon's confirmation the Amazon order id), not only the warehouse's order number.
+ */
+async function withShippedOrders(decoded: Record<string, unknown>, context: ConnectorContext): Promise<Record<string, unknown>> {
+  const shipments = await Promise.all(
+    (list(decoded.shipments) ?? []).map(async (entry) => {
+      const shipment = record(entry) ?? {};
+      const orderNumber = text(shipment.depositorOrderNumber);
+      const order = orderNumber ? await context.state.get<ShippedOrder>(shippedOrderKey(orderNumber)) : undefined;
+      return order ? { ...shipment, order } : shipment;
+    }),
+  );
+  return { ...decoded, shipments };
 }
 
 /** AK9's (or AK5's) code → what the acknowledged delivery shows. E: accepted, but errors were noted. */

@@ -15,6 +15,13 @@ export interface SentGroup {
   preparedAt: string;
 }
 
+/** What a 945 quoting this depositor order number is tied back to: the order's own ids in the systems it came from. */
+export const shippedOrderKey = (depositorOrderNumber: string): string => `order:${depositorOrderNumber}`;
+export interface ShippedOrder {
+  channel: string | null;
+  externalIds: Record<string, string>;
+}
+
 /**
  * order.created → a 940 Warehouse Shipping Order, POSTed to config.url. Its control numbers are
  * taken once per delivery (per edited replay, whose content differs) and remembered before the
@@ -32,8 +39,10 @@ async function sendShippingOrder(delivery: OutboundDelivery): Promise<DeliveryOu
   const { envelope } = await preparedEnvelope(delivery.state, `940:${key}`);
   const setControl = '0001';
   const sent: SentGroup = { deliveryId: delivery.idempotencyKey, eventId: delivery.eventId, orderNumber, isaControl: isaControl(envelope.isa), setControl, preparedAt: envelope.preparedAt };
-  // Before the send: a 997 may come back before this attempt has recorded its outcome.
+  // Before the send: a 997 may come back before this attempt has recorded its outcome, a 945 soon after.
   await delivery.state.set(`940-group:${envelope.gs}`, sent);
+  const externalIds = Object.fromEntries(Object.entries(record(order.externalIds) ?? {}).filter((e): e is [string, string] => typeof e[1] === 'string'));
+  await delivery.state.set(shippedOrderKey(orderNumber), { channel: typeof order.channel === 'string' ? order.channel : null, externalIds } satisfies ShippedOrder);
   const body = interchangeText(settings, envelope, [{ id: '940', control: setControl, segments: built.segments }]);
   const answer = await postDocument(delivery, settings.url, body, `the 940 for order ${orderNumber} (ISA13 ${sent.isaControl})`, key);
   return answer.ok ? { outcome: 'delivered', httpStatus: answer.status } : outcomeOf(answer.failure);
