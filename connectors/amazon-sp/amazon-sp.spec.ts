@@ -45,6 +45,25 @@ describe('amazon-sp connector', () => {
     expect((page.cursor as { after: string }).after).toBe(amazon.calls[0].query.LastUpdatedBefore);
   });
 
+  it('polls with a Restricted Data Token when restrictedData is set, so the order carries its street and buyer; without, Amazon masks them', async () => {
+    const full = { ...ORDER, AmazonOrderId: '113-0000005-0000001', LastUpdateDate: minutesAgo(30), ShippingAddress: { ...(ORDER.ShippingAddress as Json), Name: 'Sam Rivera', AddressLine1: '88 Court St' }, BuyerInfo: { BuyerEmail: 'x@marketplace.amazon.com', BuyerName: 'Sam Rivera' } };
+    amazon.putOrder(full, ITEMS);
+    const shown = async (restrictedData: boolean) => {
+      const context = connectorContext({ marketplaceIds: [US], baseUrl: amazon.url, lwaUrl: `${amazon.url}/auth/o2/token`, initialLookbackHours: 1, restrictedData }, { lwaClientId: amazon.clientId, lwaClientSecret: amazon.clientSecret, refreshToken: amazon.refreshToken }, `conn-${Math.random()}`);
+      const [page] = await pages(context);
+      return { order: (JSON.parse(page.messages[0].body) as { order: Json }).order, taken: context.rateLimits.taken };
+    };
+    const masked = await shown(false);
+    expect(masked.order.ShippingAddress).toEqual({ City: 'BROOKLYN', StateOrRegion: 'NY', PostalCode: '11201-5412', CountryCode: 'US' });
+    expect(masked.order.BuyerInfo).toEqual({ BuyerEmail: 'x@marketplace.amazon.com' });
+    expect(amazon.restrictedTokensIssued).toBe(0);
+    const restricted = await shown(true);
+    expect(restricted.order.ShippingAddress).toMatchObject({ Name: 'Sam Rivera', AddressLine1: '88 Court St' });
+    expect(restricted.order.BuyerInfo).toMatchObject({ BuyerName: 'Sam Rivera' });
+    expect(amazon.restrictedTokensIssued).toBe(1);
+    expect(restricted.taken).toEqual(['createRestrictedDataToken', 'getOrders', 'getOrderItems']);
+  });
+
   it('starts the window again when a kept NextToken is no longer accepted', async () => {
     amazon.pageSize = 1;
     for (const n of [1, 2]) amazon.putOrder({ ...ORDER, AmazonOrderId: `113-0000002-000000${n}`, LastUpdateDate: minutesAgo(30 - n) }, ITEMS);

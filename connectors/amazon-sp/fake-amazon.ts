@@ -16,7 +16,7 @@ import { FakeVendorServer, VendorReply, VendorRequest } from '../../test/support
 
 export type AmazonObject = Record<string, unknown>;
 
-export type AmazonOperation = 'getOrders' | 'getOrderItems' | 'confirmShipment';
+export type AmazonOperation = 'getOrders' | 'getOrderItems' | 'confirmShipment' | 'createRestrictedDataToken';
 
 export interface FakeAmazonOptions {
   clientId?: string;
@@ -49,6 +49,8 @@ export interface FakeAmazon {
   pageSize: number;
   /** LWA exchanges answered with a token. */
   readonly tokensIssued: number;
+  /** Restricted Data Tokens issued (POST /tokens/2021-03-01/restrictedDataToken). */
+  readonly restrictedTokensIssued: number;
   /** Every access token issued so far becomes expired (403 Unauthorized, as SP-API answers). */
   expireTokens(): void;
   /** The next n calls of an operation answer 429 QuotaExceeded, with Retry-After when given. */
@@ -102,6 +104,9 @@ export async function startFakeAmazon(options: FakeAmazonOptions = {}): Promise<
   const orders = new Map<string, { order: AmazonObject; items: AmazonObject[] }>();
   /** access token -> expiry (epoch ms). */
   const tokens = new Map<string, number>();
+  /** Restricted Data Tokens -> expiry and the data elements they unlock (for getOrders only). */
+  const restrictedTokens = new Map<string, { expiresAt: number; elements: Set<string> }>();
+  let restrictedTokensIssued = 0;
   const cursors = new Map<string, Cursor>();
   const throttles = new Map<string, Array<number | undefined>>();
   let tokensIssued = 0;
@@ -151,9 +156,46 @@ export async function startFakeAmazon(options: FakeAmazonOptions = {}): Promise<
     return { status: 200, headers: { 'x-amzn-RequestId': randomUUID() }, body: { access_token: accessToken, refresh_token: refreshToken, token_type: 'bearer', expires_in: ttlSeconds } };
   };
 
+  // ---- Tokens API: Restricted Data Tokens ------------------------------------------------------
+
+  const createRestrictedDataToken = (request: VendorRequest): VendorReply => {
+    const resources = isRecord(request.json) && Array.isArray(request.json.restrictedResources) ? request.json.restrictedResources : undefined;
+    if (!resources || resources.length === 0) return invalid('restrictedResources is required.');
+    const elements = new Set<string>();
+    for (const resource of resources) {
+      if (!isRecord(resource) || resource.method !== 'GET' || resource.path !== '/orders/v0/orders') return invalid('Only GET /orders/v0/orders is a restricted resource in this fake.');
+      for (const element of Array.isArray(resource.dataElements) ? resource.dataElements : []) if (element === 'buyerInfo' || element === 'shippingAddress') elements.add(element);
+    }
+    const token = `Atz.sprdt|fake-${randomBytes(18).toString('hex')}`;
+    restrictedTokens.set(token, { expiresAt: Date.now() + 3600 * 1000, elements });
+    restrictedTokensIssued++;
+    return ok({ restrictedDataToken: token, expiresIn: 3600 });
+  };
+
+  /**
+   * An order as getOrders shows it: without a Restricted Data Token for the element, the address is
+   * only city, region, postal code and country, and the buyer only a masked email (Amazon's PII rule).
+   */
+  const asShown = (order: AmazonObject, elements: Set<string>): AmazonObject => {
+    const shown = { ...order };
+    if (!elements.has('shippingAddress') && isRecord(order.ShippingAddress)) {
+      const { City, StateOrRegion, PostalCode, CountryCode } = order.ShippingAddress;
+      shown.ShippingAddress = Object.fromEntries(Object.entries({ City, StateOrRegion, PostalCode, CountryCode }).filter(([, v]) => v !== undefined));
+    }
+    if (!elements.has('buyerInfo') && isRecord(order.BuyerInfo)) shown.BuyerInfo = { BuyerEmail: order.BuyerInfo.BuyerEmail ?? 'masked@marketplace.amazon.com' };
+    return shown;
+  };
+
   // ---- SP-API operations ---------------------------------------------------------------------
 
-  const getOrders = (query: Record<string, string>): VendorReply => {
+  const getOrders = (query: Record<string, string>, elements: Set<string>): VendorReply => {
+    const answer = ordersPage(query);
+    const payload = isRecord(answer.body) && isRecord(answer.body.payload) ? answer.body.payload : undefined;
+    if (payload && Array.isArray(payload.Orders)) payload.Orders = payload.Orders.map((o) => (isRecord(o) ? asShown(o, elements) : o));
+    return answer;
+  };
+
+  const ordersPage = (query: Record<string, string>): VendorReply => {
     const marketplaces = (query.MarketplaceIds ?? '').split(',').map((m) => m.trim()).filter(Boolean);
     if (marketplaces.length === 0) return invalid('MarketplaceIds is required.');
     if (query.NextToken !== undefined) {
@@ -256,6 +298,7 @@ export async function startFakeAmazon(options: FakeAmazonOptions = {}): Promise<
     if (method === 'GET' && items) return { operation: 'getOrderItems', orderId: decodeURIComponent(items[1]) };
     const confirm = /^\/orders\/v0\/orders\/([^/]+)\/shipmentConfirmation$/.exec(path);
     if (method === 'POST' && confirm) return { operation: 'confirmShipment', orderId: decodeURIComponent(confirm[1]) };
+    if (method === 'POST' && path === '/tokens/2021-03-01/restrictedDataToken') return { operation: 'createRestrictedDataToken' };
     return undefined;
   };
 
@@ -268,7 +311,10 @@ export async function startFakeAmazon(options: FakeAmazonOptions = {}): Promise<
 
     // Auth comes first, as at Amazon's gateway: a refused call does not use up a scripted 429.
     const token = request.headers['x-amz-access-token'];
-    const expiresAt = typeof token === 'string' ? tokens.get(token) : undefined;
+    const restricted = typeof token === 'string' ? restrictedTokens.get(token) : undefined;
+    // A Restricted Data Token stands in for the access token, for the resource it was issued for only.
+    if (restricted && target?.operation !== 'getOrders') return errors(403, { code: 'Unauthorized', message: 'The Restricted Data Token is not valid for this resource.' });
+    const expiresAt = restricted ? restricted.expiresAt : typeof token === 'string' ? tokens.get(token) : undefined;
     if (expiresAt === undefined) return errors(403, { code: 'Unauthorized', message: 'Access to requested resource is denied.' });
     if (expiresAt <= Date.now()) return errors(403, { code: 'Unauthorized', message: 'The access token you provided has expired.' });
     if (!target) return notFound(`Resource ${request.method} ${path} was not found.`);
@@ -278,7 +324,8 @@ export async function startFakeAmazon(options: FakeAmazonOptions = {}): Promise<
       const retryAfter = scripted.shift();
       return errors(429, { code: 'QuotaExceeded', message: 'You exceeded your quota for the requested resource.' }, retryAfter === undefined ? {} : { 'Retry-After': String(retryAfter) });
     }
-    if (target.operation === 'getOrders') return getOrders(query);
+    if (target.operation === 'getOrders') return getOrders(query, restricted?.elements ?? new Set());
+    if (target.operation === 'createRestrictedDataToken') return createRestrictedDataToken(request);
     if (target.operation === 'getOrderItems') return getOrderItems(target.orderId as string, query);
     return confirmShipment(target.orderId as string, request);
   };
@@ -297,6 +344,9 @@ export async function startFakeAmazon(options: FakeAmazonOptions = {}): Promise<
     pageSize: MAX_RESULTS_PER_PAGE,
     get tokensIssued() {
       return tokensIssued;
+    },
+    get restrictedTokensIssued() {
+      return restrictedTokensIssued;
     },
     expireTokens() {
       const past = Date.now() - 1;

@@ -76,7 +76,7 @@ async function messageOf(api: ReturnType<typeof spApi>, context: ConnectorContex
  */
 async function* pollOrders(context: PollContext): AsyncIterable<PollPage> {
   const api = spApi(context);
-  const { marketplaceIds } = settingsOf(context);
+  const { marketplaceIds, restrictedData } = settingsOf(context);
   const now = Date.now();
   const cursor = cursorOf(context.cursor, context, now);
   const after = cursor.after;
@@ -84,6 +84,8 @@ async function* pollOrders(context: PollContext): AsyncIterable<PollPage> {
   if (Date.parse(before) <= Date.parse(after)) return;
   let nextToken = cursor.nextToken;
   let restarted = false;
+  // One Restricted Data Token per poll (it lasts an hour; a poll takes minutes at most).
+  const restrictedDataToken = restrictedData ? await api.restrictedDataToken() : undefined;
   for (;;) {
     let answer: JsonRecord;
     try {
@@ -91,6 +93,7 @@ async function* pollOrders(context: PollContext): AsyncIterable<PollPage> {
         operation: 'getOrders',
         method: 'GET',
         path: '/orders/v0/orders',
+        restrictedDataToken,
         query: nextToken
           ? { MarketplaceIds: marketplaceIds.join(','), NextToken: nextToken }
           : { MarketplaceIds: marketplaceIds.join(','), LastUpdatedAfter: after, LastUpdatedBefore: before, MaxResultsPerPage: MAX_RESULTS_PER_PAGE },

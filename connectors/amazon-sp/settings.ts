@@ -11,6 +11,8 @@ export interface AmazonSettings {
   lwaUrl: string;
   pollIntervalMs: number;
   initialLookbackMs: number;
+  /** Ask for a Restricted Data Token, so polled orders carry the full ship-to address and buyer (a 3PL needs them). */
+  restrictedData: boolean;
 }
 
 /** The connection's config with defaults filled in (the manifest's schema has validated its shape). */
@@ -23,5 +25,6 @@ export function settingsOf(connection: ConnectionContext): AmazonSettings {
     lwaUrl: typeof config.lwaUrl === 'string' && config.lwaUrl ? config.lwaUrl : LWA_TOKEN_URL,
     pollIntervalMs: (typeof config.pollIntervalSeconds === 'number' ? config.pollIntervalSeconds : 120) * 1000,
     initialLookbackMs: (typeof config.initialLookbackHours === 'number' ? config.initialLookbackHours : 24) * 3600 * 1000,
+    restrictedData: config.restrictedData === true,
   };
 }

@@ -59,7 +59,12 @@ export interface SpApiCall {
   path: string;
   query?: Record<string, string | undefined>;
   body?: unknown;
+  /** A Restricted Data Token to send instead of the LWA access token (getOrders with PII). */
+  restrictedDataToken?: string;
 }
+
+/** The data elements a polled order needs for a warehouse to ship it. */
+const ORDER_PII = { method: 'GET', path: '/orders/v0/orders', dataElements: ['buyerInfo', 'shippingAddress'] };
 
 /** A Selling Partner API client for one connection: LWA-authorised, through the operation's token bucket. */
 export function spApi(context: ConnectorContext) {
@@ -72,9 +77,20 @@ export function spApi(context: ConnectorContext) {
       const url = `${apiBase}${call.path}${query.size > 0 ? `?${query.toString()}` : ''}`;
       const headers: Record<string, string> = { accept: 'application/json' };
       if (call.body !== undefined) headers['content-type'] = 'application/json';
-      const response = await limitedRequest({ http, rateLimits: context.rateLimits }, call.operation, { method: call.method, url, headers, body: call.body === undefined ? undefined : JSON.stringify(call.body), timeoutMs: context.timeoutMs }, { rateHeader: RATE_HEADER });
+      // A Restricted Data Token is the access token of its call: sent as it is, not through LWA.
+      if (call.restrictedDataToken) headers['x-amz-access-token'] = call.restrictedDataToken;
+      const client = call.restrictedDataToken ? context.http : http;
+      const response = await limitedRequest({ http: client, rateLimits: context.rateLimits }, call.operation, { method: call.method, url, headers, body: call.body === undefined ? undefined : JSON.stringify(call.body), timeoutMs: context.timeoutMs }, { rateHeader: RATE_HEADER });
       if (response.status < 200 || response.status >= 300) throw failed(call.operation, response);
       return parseObject(response.body) ?? {};
+    },
+
+    /** A Restricted Data Token for getOrders with the buyer and full ship-to address (valid an hour; one per poll). */
+    async restrictedDataToken(): Promise<string> {
+      const answer = await this.call({ operation: 'createRestrictedDataToken', method: 'POST', path: '/tokens/2021-03-01/restrictedDataToken', body: { restrictedResources: [ORDER_PII] } });
+      const token = text(answer.restrictedDataToken);
+      if (!token) throw new AmazonCallError('createRestrictedDataToken', 200, undefined, 'the answer holds no restrictedDataToken');
+      return token;
     },
   };
 }

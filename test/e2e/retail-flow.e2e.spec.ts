@@ -147,13 +147,13 @@ describe('the retail order flow through the hub, every vendor played by its fake
         PurchaseDate: updated,
         LastUpdateDate: updated,
         MarketplaceId: MARKETPLACE,
-        // The street and name, as SP-API gives them only with a Restricted Data Token (the poller does not ask for one yet).
+        // The street and name: SP-API shows them only to a poll with a Restricted Data Token (restrictedData below).
         ShippingAddress: { ...amazonSample.ShippingAddress, Name: 'Sam Rivera', AddressLine1: '88 Court St' },
       },
       amazonItems,
     );
     const marketplace = await connect('amazon-sp', {
-      config: { marketplaceIds: [MARKETPLACE], baseUrl: amazon.url, lwaUrl: `${amazon.url}/auth/o2/token`, pollIntervalSeconds: 86400, initialLookbackHours: 2, carrierCodes: { UPSN: 'UPS' } },
+      config: { marketplaceIds: [MARKETPLACE], baseUrl: amazon.url, lwaUrl: `${amazon.url}/auth/o2/token`, pollIntervalSeconds: 86400, initialLookbackHours: 2, carrierCodes: { UPSN: 'UPS' }, restrictedData: true },
       secrets: { lwaClientId: amazon.clientId, lwaClientSecret: amazon.clientSecret, refreshToken: amazon.refreshToken },
     });
     await route(marketplace.id, erp.id, ['order.created']);
