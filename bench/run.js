@@ -5,6 +5,7 @@
 //
 //   node bench/run.js [--quick] [--target all|both|hub|hub-canonical|baseline] [--repeats N]
 //                     [--scenario a,b] [--duration S] [--connections N] [--steady-rate N]
+//                     [--layout split|single] [--workers N]
 //
 // Targets: hub (Shopify orders through the JSONata mapping), hub-canonical (no mapping, canonical
 // orders in: the hub's own overhead), baseline; both = hub + baseline, all (default) = all three.
@@ -18,7 +19,7 @@ const path = require('node:path');
 const { execFileSync } = require('node:child_process');
 const { SCENARIOS, runScenario } = require('./lib/scenarios');
 const fs = require('node:fs');
-const { TargetUnavailable, ROOT, LOG_DIR, TARGETS } = require('./lib/targets');
+const { TargetUnavailable, ROOT, LOG_DIR, LAYOUTS, TARGETS } = require('./lib/targets');
 const { summarise, write } = require('./lib/report');
 const { median } = require('./lib/stats');
 const { start, waitReady, freePort } = require('./lib/proc');
@@ -33,10 +34,10 @@ const TARGET_SETS = {
   both: ['baseline', 'hub'],
   ...Object.fromEntries(Object.keys(TARGETS).map((t) => [t, [t]])),
 };
-const USAGE = 'usage: node bench/run.js [--quick] [--target all|both|hub|hub-canonical|baseline] [--repeats N] [--scenario a,b] [--duration S] [--connections N] [--steady-rate N]';
+const USAGE = 'usage: node bench/run.js [--quick] [--target all|both|hub|hub-canonical|baseline] [--repeats N] [--scenario a,b] [--duration S] [--connections N] [--steady-rate N] [--layout split|single] [--workers N]';
 
 function parseArgs(argv) {
-  const opts = { quick: false, target: 'all', repeats: null, scenario: null, durationS: null, connections: 64, steadyRate: 500 };
+  const opts = { quick: false, target: 'all', repeats: null, scenario: null, durationS: null, connections: 64, steadyRate: 500, layout: 'split', workers: 1 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -50,10 +51,16 @@ function parseArgs(argv) {
     else if (a === '--duration') opts.durationS = Number(value());
     else if (a === '--connections') opts.connections = Number(value());
     else if (a === '--steady-rate') opts.steadyRate = Number(value());
+    else if (a === '--layout') opts.layout = value();
+    else if (a.startsWith('--layout=')) opts.layout = a.slice('--layout='.length);
+    else if (a === '--workers') opts.workers = Number(value());
+    else if (a.startsWith('--workers=')) opts.workers = Number(a.slice('--workers='.length));
     else if (a === '-h' || a === '--help') opts.help = true;
     else throw new Error(`unknown argument ${a}`);
   }
   if (!Object.hasOwn(TARGET_SETS, opts.target)) throw new Error(`--target must be one of ${Object.keys(TARGET_SETS).join(', ')}`);
+  if (!LAYOUTS.includes(opts.layout)) throw new Error(`--layout must be one of ${LAYOUTS.join(', ')}`);
+  if (!(Number.isInteger(opts.workers) && opts.workers >= 1)) throw new Error('--workers must be an integer >= 1');
   opts.targets = TARGET_SETS[opts.target];
   opts.repeats = opts.repeats ?? (opts.quick ? 1 : 3);
   if (!(opts.repeats >= 1)) throw new Error('--repeats must be >= 1');
@@ -184,6 +191,8 @@ async function main() {
               quick: opts.quick,
               durationS: opts.durationS,
               connections: opts.connections,
+              layout: opts.layout,
+              workers: opts.workers,
               warmS: opts.quick ? 0.5 : 1,
               drainCapMs: opts.quick ? 15_000 : 60_000,
               secret,
@@ -234,7 +243,7 @@ async function main() {
     ...(opts.targets.includes('hub-canonical')
       ? { canonicalPayloadBytes: Math.round(createRequestFactory({ secret, shape: 'canonical' }).averageSize) }
       : {}),
-    options: { quick: opts.quick, repeats: opts.repeats, targets: opts.targets, scenarios: opts.scenarios, connections: opts.connections, durationS: opts.durationS },
+    options: { quick: opts.quick, repeats: opts.repeats, targets: opts.targets, scenarios: opts.scenarios, connections: opts.connections, durationS: opts.durationS, layout: opts.layout, workers: opts.workers },
   };
   const md = write(RESULTS_DIR, { meta, rows, errors, results });
   console.log('\n' + md);

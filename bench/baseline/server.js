@@ -1,10 +1,13 @@
 'use strict';
-// Baseline: the smallest honest hand-written pipeline doing the hub's work, in one process like the
-// hub's default role. Ingest: raw body → HMAC check → JSON.parse → INSERT (dedupe on delivery id)
-// → BullMQ add → 202. The worker (worker.js) runs in the same process.
+// Baseline: the smallest honest hand-written pipeline doing the hub's work. Ingest: raw body → HMAC
+// check → JSON.parse → INSERT (dedupe on delivery id) → BullMQ add → 202. The worker (worker.js)
+// loads, maps, validates, POSTs and records. BASELINE_ROLE, like the hub's HUB_ROLE: `all` (one
+// process), `api` (ingest only; it also resets the table and queue, so start it first) or `worker`
+// (the worker only; prints {"ready":true} once it takes jobs), so the split layout compares like
+// with like.
 //
 // Config (env, or --port/--sinks/--concurrency args):
-//   BASELINE_PORT, BASELINE_SINK_URLS (comma-separated), BASELINE_CONCURRENCY (32),
+//   BASELINE_ROLE (all), BASELINE_PORT, BASELINE_SINK_URLS (comma-separated), BASELINE_CONCURRENCY (32),
 //   BASELINE_SECRET, BASELINE_SOURCE_ID (bench-source), BASELINE_PG_POOL (20),
 //   DATABASE_URL (postgres://postgres@127.0.0.1:5432/test), REDIS_URL (redis://127.0.0.1:6379)
 
@@ -34,6 +37,7 @@ function config() {
     poolSize: Number(process.env.BASELINE_PG_POOL || 20),
     databaseUrl: process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test',
     redisUrl: process.env.REDIS_URL || 'redis://127.0.0.1:6379',
+    role: process.env.BASELINE_ROLE || 'all',
   };
 }
 
@@ -109,14 +113,15 @@ function buildServer({ pool, queue, secret, sourceId }) {
 
 async function main() {
   const cfg = config();
-  if (!cfg.sinkUrls.length) throw new Error('baseline: set BASELINE_SINK_URLS (or --sinks) to at least one URL');
+  if (!['all', 'api', 'worker'].includes(cfg.role)) throw new Error(`baseline: BASELINE_ROLE must be all, api or worker, not ${cfg.role}`);
+  if (cfg.role !== 'api' && !cfg.sinkUrls.length) throw new Error('baseline: set BASELINE_SINK_URLS (or --sinks) to at least one URL');
   const pool = new Pool({ connectionString: cfg.databaseUrl, max: cfg.poolSize });
   const redisOpts = { maxRetriesPerRequest: null }; // required by BullMQ workers
   const queueConnection = new IORedis(cfg.redisUrl, redisOpts);
   const queue = new Queue(QUEUE, { connection: queueConnection, prefix: PREFIX });
-  await prepareState(pool, queue);
+  if (cfg.role !== 'worker') await prepareState(pool, queue);
 
-  const worker = startWorker({
+  const worker = cfg.role === 'api' ? null : startWorker({
     pool,
     queue,
     connection: new IORedis(cfg.redisUrl, redisOpts),
@@ -126,15 +131,19 @@ async function main() {
     concurrency: cfg.concurrency,
     sourceId: cfg.sourceId,
   });
-  const app = buildServer({ pool, queue, secret: cfg.secret, sourceId: cfg.sourceId });
-  await app.listen({ port: cfg.port, host: '127.0.0.1' });
+  const app = cfg.role === 'worker' ? null : buildServer({ pool, queue, secret: cfg.secret, sourceId: cfg.sourceId });
+  if (app) await app.listen({ port: cfg.port, host: '127.0.0.1' });
+  if (worker) {
+    await worker.worker.waitUntilReady();
+    if (!app) console.log(JSON.stringify({ ready: true }));
+  }
 
   let stopping = false;
   const stop = async () => {
     if (stopping) return;
     stopping = true;
-    await app.close();
-    await worker.close();
+    if (app) await app.close();
+    if (worker) await worker.close();
     await queue.close();
     await pool.end();
     process.exit(0);

@@ -142,24 +142,34 @@ function processTree(root) {
 }
 
 /**
- * Samples RSS of pid and its children every intervalMs; stop() returns the peak in MB.
- * The child list is refreshed every 8th sample: scanning /proc is the costly part.
+ * Samples the RSS of each named process (with its children) every intervalMs: `members` is
+ * [{ name, pid }] (an api and its workers) or one pid. peakMb(): the peak of their sum; peaks():
+ * each one's own peak. Child lists are refreshed every 8th sample: scanning /proc is the costly part.
  */
-function sampleRss(pid, intervalMs = 250) {
+function sampleRss(members, intervalMs = 250) {
+  const list = Array.isArray(members) ? members : [{ name: 'target', pid: members }];
+  const peaks = new Map(list.map((m) => [m.name, 0]));
   let peakKb = 0;
-  let tree = processTree(pid);
+  let trees = list.map((m) => processTree(m.pid));
   let n = 0;
   const tick = () => {
-    if (++n % 8 === 0) tree = processTree(pid);
-    let kb = 0;
-    for (const p of tree) kb += rssKb(p);
-    if (kb > peakKb) peakKb = kb;
+    if (++n % 8 === 0) trees = list.map((m) => processTree(m.pid));
+    let total = 0;
+    trees.forEach((tree, i) => {
+      let kb = 0;
+      for (const p of tree) kb += rssKb(p);
+      total += kb;
+      if (kb > peaks.get(list[i].name)) peaks.set(list[i].name, kb);
+    });
+    if (total > peakKb) peakKb = total;
   };
   tick();
   const timer = setInterval(tick, intervalMs);
   timer.unref();
   return {
     peakMb: () => peakKb / 1024,
+    /** Each process's own peak, MB, by name. */
+    peaks: () => Object.fromEntries([...peaks].map(([name, kb]) => [name, Math.round(kb / 1024)])),
     stop() {
       clearInterval(timer);
       tick();
@@ -201,14 +211,15 @@ function ticksOf(pid, withReapedChildren = false) {
 }
 
 /**
- * CPU used by the target (its process tree), PostgreSQL (every postgres process) and Redis between
+ * CPU used by the target (the process trees of all its processes), PostgreSQL (every postgres process) and Redis between
  * two snapshots, in ms. Every message costs CPU in all three, so their sum per message is the
  * pipeline's cost on the machine, steadier than a rate when the machine's speed drifts.
  */
-function cpuSnapshot(targetPid) {
+function cpuSnapshot(targetPids) {
+  const roots = Array.isArray(targetPids) ? targetPids : [targetPids];
   const take = () => {
     const by = { target: 0, postgres: 0, redis: 0 };
-    for (const pid of processTree(targetPid)) by.target += ticksOf(pid, true);
+    for (const root of roots) for (const pid of processTree(root)) by.target += ticksOf(pid, true);
     for (const entry of fs.readdirSync('/proc')) {
       if (!/^\d+$/.test(entry)) continue;
       const cmd = commandOf(entry);
@@ -228,4 +239,21 @@ function cpuSnapshot(targetPid) {
   };
 }
 
-module.exports = { freePort, start, waitReady, sampleRss, cpuSnapshot, sleep };
+/**
+ * Several processes as one target: `members` [{ name, proc }] (an api and its workers, or one
+ * process); pid is the first's, stop() stops the workers first, then the api (as a deploy would).
+ */
+function processGroup(members) {
+  return {
+    name: members.map((m) => m.name).join('+'),
+    pid: members[0].proc.pid,
+    members: members.map((m) => ({ name: m.name, pid: m.proc.pid })),
+    get running() { return members.every((m) => m.proc.running); },
+    tail: members.flatMap((m) => m.proc.tail.map((line) => `${m.name}: ${line}`)),
+    async stop() {
+      for (const m of [...members].reverse()) await m.proc.stop();
+    },
+  };
+}
+
+module.exports = { freePort, start, waitReady, sampleRss, cpuSnapshot, processGroup, sleep };

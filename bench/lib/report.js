@@ -79,8 +79,11 @@ function targetChecks(rows) {
     const rbRow = get('rate1000', 'backlog');
     const rb = med(rbRow);
     add('at 1000/s no backlog', rb, rb === 0, `${fmt(rb)}${withBaseline(rbRow, '')}`);
-    const rss = med(get('all', 'peakRssMb'));
+    const rssRow = get('all', 'peakRssMb');
+    const rss = med(rssRow);
     add('hub RSS <= 350 MB under load', rss, rss <= 350, `${fmt(rss)} MB`);
+    const rssBase = rssRow?.baseline?.n ? rssRow.baseline.median : null;
+    if (rssBase) add('hub RSS (all processes) <= 1.5 x the baseline\'s', rss, rss <= 1.5 * rssBase, `${(rss / rssBase).toFixed(2)} x (${fmt(rss)} / ${fmt(rssBase)} MB)`);
   }
   return checks;
 }
@@ -169,6 +172,7 @@ function markdown({ meta, rows, errors, results }) {
   lines.push(`- mode: ${meta.options.quick ? 'quick' : 'full'}, repeats ${meta.options.repeats}, ` +
     `targets ${ran.join(', ')}, scenarios ${meta.options.scenarios.join(', ')}, ` +
     `${meta.options.connections} connections when saturating, payload ~${meta.payloadBytes} B signed order JSON` +
+    `, layout ${meta.options.layout === 'single' ? 'single (hub and baseline each one process)' : `split (hub and baseline each one api process + ${meta.options.workers} worker process${meta.options.workers === 1 ? '' : 'es'})`}` +
     (meta.canonicalPayloadBytes ? ` (hub-canonical: ~${meta.canonicalPayloadBytes} B canonical order data)` : ''));
   lines.push(`- wall time: ${meta.wallSeconds} s; load average before the run ${meta.loadBefore}`);
   if (meta.loadBefore >= 0.5) {

@@ -249,7 +249,9 @@ const FIGURES = [
   ['flaky', 'unfinished', 'of which still retrying when the drain gave up', 'zero'],
   ['flaky', 'attemptsPerDelivered', 'attempts per delivered message (ideal 1/0.75 = 1.33)', 'lower'],
   ['flaky', 'circuitOpens', 'circuit opened (times)', 'lower'],
-  ['all', 'peakRssMb', 'peak RSS, process tree (MB)', 'lower'],
+  ['all', 'peakRssMb', 'peak RSS, all processes (MB)', 'lower'],
+  ['all', 'peakRssApiMb', 'peak RSS, api process (MB; split layout)', 'lower'],
+  ['all', 'peakRssWorkersMb', 'peak RSS, worker processes (MB; split layout)', 'lower'],
 ];
 
 /**
@@ -357,8 +359,8 @@ async function runPass(scenario, targetName, sink, opts, { tag, pass = {} }) {
     flaky: pass.flaky ? Object.fromEntries(healthy.map((p) => [p, pass.flaky])) : {},
   });
 
-  const target = await TARGETS[targetName]({ destinations, secret: opts.secret, tag });
-  const rss = sampleRss(target.proc.pid);
+  const target = await TARGETS[targetName]({ destinations, secret: opts.secret, tag, layout: opts.layout, workers: opts.workers });
+  const rss = sampleRss(target.proc.members);
   const send = { port: target.port, path: target.path };
   const onHub = drainsOnHub(scenario, target);
   try {
@@ -380,7 +382,7 @@ async function runPass(scenario, targetName, sink, opts, { tag, pass = {} }) {
     // The backlog snapshot is taken graceS after the last scheduled send, even if an overloaded
     // target is still answering then (the load promise resolves only when every answer is in).
     const grace = scenario.graceS ? sleep((seconds + scenario.graceS) * 1000).then(() => sink.counts()).catch(() => null) : null;
-    const cpu = cpuSnapshot(target.proc.pid);
+    const cpu = cpuSnapshot(target.proc.members.map((m) => m.pid));
     const rate = opts.rate ?? scenario.rate;
     const load = rate
       ? await fixedRate({ ...send, rate, durationS: seconds, factory })
@@ -397,8 +399,11 @@ async function runPass(scenario, targetName, sink, opts, { tag, pass = {} }) {
     const stats = await sink.stats();
     const circuitOpens = target.circuitOpens ? await target.circuitOpens().catch(() => null) : undefined;
     const ctx = { load, stats, healthy, expected, grace: await grace, rate, progress, circuitOpens };
+    const peaks = rss.peaks();
     const common = {
+      // The sum over the target's processes (api + workers in the split layout), and the api's own.
       peakRssMb: rss.peakMb(),
+      ...(peaks.api !== undefined ? { peakRssApiMb: peaks.api, peakRssWorkersMb: Object.entries(peaks).filter(([n]) => n.startsWith('worker')).reduce((a, [, mb]) => a + mb, 0) } : {}),
       // CPU per accepted webhook, from the first send until the last delivery reached the sink: what
       // the whole pipeline costs per message, in the target and in the databases it uses.
       cpuTargetMs: cpuMs.target / load.accepted,
@@ -420,6 +425,7 @@ async function runPass(scenario, targetName, sink, opts, { tag, pass = {} }) {
     ctx.common = common;
     ctx.detail = {
       seconds,
+      peakRssByProcessMb: peaks,
       load,
       expected,
       drained,

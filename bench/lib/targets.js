@@ -11,7 +11,7 @@
 const fs = require('node:fs');
 const path = require('node:path');
 const os = require('node:os');
-const { freePort, start, waitReady } = require('./proc');
+const { freePort, processGroup, start, waitReady } = require('./proc');
 const { databaseUrl, resetDatabase } = require('./db');
 const { BENCH_SHOP } = require('./payload');
 
@@ -23,22 +23,29 @@ const REDIS_URL = process.env.BENCH_REDIS_URL || 'redis://127.0.0.1:6379';
 const HUB_ADMIN_KEY = 'bench-admin-key';
 // A fixed key for secrets at rest, so the hub never depends on (or writes) ./data/secret.key.
 const HUB_SECRET_KEY = require('node:crypto').createHash('sha256').update('omnihub-bench').digest('hex');
-const CONCURRENCY = 32;
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY || 32);
 // Same retry policy on both sides, so the failing-destination scenario compares like with like.
 const DELIVERY = { concurrency: CONCURRENCY, maxAttempts: 3, backoffMs: 100, maxBackoffMs: 1000 };
+
+/**
+ * Production layout (DESIGN.md §1) by default: one api process and `workers` worker processes, for
+ * the hub (HUB_ROLE) and the baseline (BASELINE_ROLE) alike; `single` runs each as one process.
+ */
+const LAYOUTS = ['split', 'single'];
 
 /** A target that cannot run at all (e.g. not built): reported in one line, not as a stack trace. */
 class TargetUnavailable extends Error {}
 
-async function launchBaseline({ destinations, secret, tag }) {
+async function launchBaseline({ destinations, secret, tag, layout = 'split', workers = 1 }) {
   await resetDatabase();
   const port = await freePort();
-  const proc = start({
-    name: 'baseline',
+  const launch = (role, name) => start({
+    name,
     args: [path.join(ROOT, 'bench', 'baseline', 'server.js')],
     cwd: ROOT,
-    logFile: path.join(LOG_DIR, `baseline-${tag}.log`),
+    logFile: path.join(LOG_DIR, `baseline-${tag}-${name}.log`),
     env: {
+      BASELINE_ROLE: role,
       BASELINE_PORT: String(port),
       BASELINE_SINK_URLS: destinations.map((d) => d.url).join(','),
       BASELINE_SECRET: secret,
@@ -47,8 +54,26 @@ async function launchBaseline({ destinations, secret, tag }) {
       REDIS_URL,
     },
   });
-  await waitReady(proc, `http://127.0.0.1:${port}/health/ready`, 20_000);
-  return { port, path: '/webhooks/bench-source', shape: 'shopify', proc, cleanup: async () => {} };
+  const members = [];
+  try {
+    // The api first: it resets the table and the queue the workers then read.
+    const api = launch(layout === 'single' ? 'all' : 'api', layout === 'single' ? 'all' : 'api');
+    members.push({ name: layout === 'single' ? 'all' : 'api', proc: api });
+    await waitReady(api, `http://127.0.0.1:${port}/health/ready`, 20_000);
+    if (layout !== 'single') {
+      for (let i = 1; i <= workers; i++) members.push({ name: `worker-${i}`, proc: launch('worker', `worker-${i}`) });
+      await Promise.all(members.slice(1).map(({ proc }) => withTimeout(proc.firstLine(), 20_000, `${proc.name} not ready`)));
+    }
+  } catch (err) {
+    await processGroup(members).stop();
+    throw err;
+  }
+  return { port, path: '/webhooks/bench-source', shape: 'shopify', proc: processGroup(members), cleanup: async () => {} };
+}
+
+function withTimeout(promise, ms, what) {
+  let timer;
+  return Promise.race([promise, new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`${what} after ${ms} ms`)), ms); })]).finally(() => clearTimeout(timer));
 }
 
 function adminClient(port) {
@@ -71,21 +96,22 @@ function adminClient(port) {
  * canonical: the source connection has no mapping and the load driver sends canonical order data
  * (hub-canonical); otherwise Shopify webhooks to a Shopify connection, mapped by shopify/shopify-order (hub).
  */
-async function launchHub({ destinations, secret, tag, canonical = false }) {
+async function launchHub({ destinations, secret, tag, canonical = false, layout = 'split', workers = 1 }) {
   if (!fs.existsSync(HUB_MAIN)) {
     throw new TargetUnavailable(`hub: ${path.relative(ROOT, HUB_MAIN)} not found; build the hub first (npm run build)`);
   }
   await resetDatabase();
   const port = await freePort();
   const name = canonical ? 'hub-canonical' : 'hub';
-  const proc = start({
-    name,
+  const launch = (role, processName, processPort) => start({
+    name: `${name} ${processName}`,
     // BENCH_HUB_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", profiles the hub under load.
     args: [...(process.env.BENCH_HUB_NODE_ARGS || '').split(' ').filter(Boolean), HUB_MAIN],
     cwd: ROOT,
-    logFile: path.join(LOG_DIR, `hub-${tag}.log`), // tag names the target: hub-<run>-hub-canonical-…
+    logFile: path.join(LOG_DIR, `hub-${tag}-${processName}.log`), // tag names the target: hub-<run>-hub-canonical-…
     env: {
-      PORT: String(port),
+      HUB_ROLE: role,
+      PORT: String(processPort),
       DATABASE_URL: databaseUrl(),
       REDIS_URL,
       HUB_ADMIN_API_KEY: HUB_ADMIN_KEY,
@@ -99,8 +125,24 @@ async function launchHub({ destinations, secret, tag, canonical = false }) {
       HUB_QUEUE_PREFIX: `bench-${tag}`,
     },
   });
+  const members = [];
+  const metricsPorts = [port];
+  const single = layout === 'single';
+  const apiProcess = launch(single ? 'all' : 'api', single ? 'all' : 'api', port);
+  members.push({ name: single ? 'all' : 'api', proc: apiProcess });
+  const proc = processGroup(members);
   try {
-    await waitReady(proc, `http://127.0.0.1:${port}/health/ready`, 60_000);
+    await waitReady(apiProcess, `http://127.0.0.1:${port}/health/ready`, 60_000);
+    // Workers after the api (which ran the migrations); each serves its health and metrics on a port of its own.
+    if (!single) {
+      for (let i = 1; i <= workers; i++) {
+        const workerPort = await freePort();
+        metricsPorts.push(workerPort);
+        members.push({ name: `worker-${i}`, proc: launch('worker', `worker-${i}`, workerPort) });
+      }
+      await Promise.all(members.slice(1).map(({ proc: worker }, i) => waitReady(worker, `http://127.0.0.1:${metricsPorts[i + 1]}/health/ready`, 60_000)));
+    }
+    Object.assign(proc, { pid: members[0].proc.pid, members: members.map((m) => ({ name: m.name, pid: m.proc.pid })) });
     const api = adminClient(port);
     const created = { routes: [], connections: [] };
     // hub: the Shopify connector, as a shop's webhooks reach it (verify, extract, the manifest's
@@ -164,7 +206,10 @@ async function launchHub({ destinations, secret, tag, canonical = false }) {
       deadLetters: () => deadLetters(api),
       unfinished: db.unfinished,
       progress: db.progress,
-      circuitOpens: () => circuitOpens(port),
+      circuitOpens: async () => {
+        const counts = await Promise.all(metricsPorts.map((p) => circuitOpens(p)));
+        return counts.every((c) => c === null) ? null : counts.reduce((a, c) => a + (c ?? 0), 0);
+      },
     };
   } catch (err) {
     await proc.stop();
@@ -281,4 +326,4 @@ const TARGETS = {
 // Hub variants, in report order; every other target is a baseline they are compared with.
 const HUB_TARGETS = ['hub', 'hub-canonical'];
 
-module.exports = { TARGETS, HUB_TARGETS, TargetUnavailable, HUB_MAIN, ROOT, LOG_DIR, CONCURRENCY };
+module.exports = { TARGETS, HUB_TARGETS, LAYOUTS, TargetUnavailable, HUB_MAIN, ROOT, LOG_DIR, CONCURRENCY };

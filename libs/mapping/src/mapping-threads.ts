@@ -117,12 +117,15 @@ export class MappingThreadPool {
   private closed = false;
   private dispatchScheduled = false;
 
-  constructor(size: number) {
-    for (let i = 0; i < size; i++) this.threads.push(this.spawn());
-  }
+  /**
+   * Threads start with the first mapping, not with the pool: an api process, which maps only for
+   * a dry run, does not carry a pool's memory (tens of MB per thread) for nothing.
+   */
+  constructor(private readonly size: number) {}
 
   evaluate(key: string, expression: string, body: string, bindings: Record<string, unknown>, timeoutMs: number): Promise<ThreadOutcome> {
     if (this.closed) return Promise.reject(new Error('mapping thread pool is closed'));
+    while (this.threads.length < this.size) this.threads.push(this.spawn());
     return new Promise<ThreadOutcome>((resolve, reject) => {
       this.waiting.push({ id: this.nextId++, key, expression, body, bindings, timeoutMs, resolve, reject });
       // Requests made in one turn of the event loop (a transform batch) leave together.
