@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { randomInt, randomUUID } from 'node:crypto';
 import { ConnectorStateStore, POLL_CURSOR_KEY } from '@omnihub/persistence';
 import { FakeAmazon, startFakeAmazon } from '../../connectors/amazon-sp/fake-amazon';
-import { QueueName, QueueService, pollSchedulerId } from '@omnihub/queueing';
+import { QueueName, QueueService, TokenBuckets, pollSchedulerId } from '@omnihub/queueing';
 import { PollService } from '../../apps/worker/src/poll/poll.service';
 import { TestHub, resetDatabase, startHub, waitFor } from '../support/hub';
 import { createRoute, createSource, postWebhook } from '../support/fixtures';
@@ -194,6 +194,24 @@ describe('amazon-sp: orders polled through the hub', () => {
     await waitFor(schedulerOf, 'the scheduler back on resume');
     expect((await hub.admin.delete(`/api/connections/${id}`)).status).toBe(204);
     await waitFor(async () => !(await schedulerOf()), 'the scheduler removed with the connection');
+  });
+
+  // Last: it stops this hub's polls for good.
+  it('ends a poll waiting for a token when the process stops, and keeps the cursor of what was committed', async () => {
+    const id = await createAmazon();
+    await waitFor(async () => (await cursorOf(hub, id))?.after, 'the first poll');
+    const before = await cursorOf(hub, id);
+    // Amazon's getOrders bucket empty for a minute, as after a 429 with Retry-After: 60.
+    await hub.app.get(TokenBuckets).forConnection(id).throttled('getOrders', 60_000);
+    const polls = hub.app.get(PollService);
+    const polling = polls.poll(id, 'test-stop');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const stoppedAt = Date.now();
+    polls.stop(); // what a SIGTERM's shutdown does first
+    expect(await polling).toBe('stopped');
+    expect(Date.now() - stoppedAt).toBeLessThan(1000);
+    expect(await cursorOf(hub, id)).toEqual(before);
+    expect(amazon.calls.filter((c) => c.operation === 'getOrders')).toHaveLength(1); // only the first poll's
   });
 
   it('takes no webhooks: the URL of an amazon-sp connection refuses them', async () => {

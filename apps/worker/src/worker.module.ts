@@ -35,6 +35,7 @@ export class WorkerModule implements OnModuleInit, BeforeApplicationShutdown {
   constructor(
     private readonly transform: TransformProcessor,
     private readonly poller: PollProcessor,
+    private readonly polls: PollService,
     private readonly pool: DeliveryWorkerPool,
     private readonly relay: RelayService,
     private readonly ledger: DeliveryLedger,
@@ -56,6 +57,7 @@ export class WorkerModule implements OnModuleInit, BeforeApplicationShutdown {
    * re-enqueues it from the database if Redis lost it.
    */
   async beforeApplicationShutdown(): Promise<void> {
+    this.polls.stop();
     await Promise.all([this.transform.worker.close(), this.poller.worker.close(), this.pool.close(), this.relay.stop()]);
     await Promise.all([this.ledger.flushed(), this.deliveries.released()]);
   }

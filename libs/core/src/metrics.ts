@@ -18,7 +18,7 @@ export class HubMetrics {
 
   readonly polls = new Counter({
     name: 'omnihub_polls_total',
-    help: 'Polls of polled connections, by connection and outcome (completed, failed, overlapping: another process was polling it).',
+    help: 'Polls of polled connections, by connection and outcome (completed, failed, overlapping: another process was polling it, stopped: by a shutdown).',
     labelNames: ['connection', 'outcome'] as const,
     registers: [this.registry],
   });

@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { HubMetrics } from '@omnihub/core';
-import { ConnectorPoller, ConnectorRegistry } from '@omnihub/connector-sdk';
+import { ConnectorContext, ConnectorPoller, ConnectorRegistry } from '@omnihub/connector-sdk';
 import { IngestService } from '@omnihub/ingest';
 import { ConnectionStore, LiveConnection, POLL_CURSOR_KEY } from '@omnihub/persistence';
 import { Leases } from '@omnihub/queueing';
@@ -9,7 +9,10 @@ import { ConnectorContexts } from '../connector-contexts';
 /** Renewed every third of this while a poll runs; a process that dies mid-poll frees it by expiry. */
 const POLL_LEASE_MS = 30000;
 
-export type PollOutcome = 'completed' | 'failed' | 'overlapping' | 'not polled';
+export type PollOutcome = 'completed' | 'failed' | 'overlapping' | 'not polled' | 'stopped';
+
+/** The process is stopping: a poll waiting for a token gives up its wait; what it committed stays. */
+class PollStopped extends Error {}
 
 /** The poller of a connection that is to be polled now: its connector has one, it gives an interval, it is not paused. */
 export function pollerOf(connectors: ConnectorRegistry, connection: LiveConnection): { poller: ConnectorPoller; intervalMs: number } | undefined {
@@ -28,6 +31,7 @@ export function pollerOf(connectors: ConnectorRegistry, connection: LiveConnecti
 @Injectable()
 export class PollService {
   private readonly logger = new Logger(PollService.name);
+  private readonly stopping = new AbortController();
 
   constructor(
     private readonly connections: ConnectionStore,
@@ -37,6 +41,15 @@ export class PollService {
     private readonly leases: Leases,
     private readonly metrics: HubMetrics,
   ) {}
+
+  /**
+   * Called first in a shutdown: running polls stop at their next token wait or page, so the worker
+   * does not wait a minute for Amazon's getOrders bucket; the next poll (any process) resumes from
+   * the cursor, which covers exactly what was committed.
+   */
+  stop(): void {
+    this.stopping.abort();
+  }
 
   /** `holder`: the job's id, so the lease names who holds it. */
   async poll(connectionId: string, holder: string): Promise<PollOutcome> {
@@ -49,7 +62,7 @@ export class PollService {
       this.logger.debug({ msg: 'poll skipped: another process is polling this connection', connection: { id: connectionId, name: connection.name } });
       return 'overlapping';
     }
-    const context = this.contexts.of(connection);
+    const context = this.stoppable(this.contexts.of(connection));
     let pages = 0;
     let accepted = 0;
     try {
@@ -61,6 +74,7 @@ export class PollService {
         this.metrics.polledMessages.inc({ connection: connectionId, outcome: 'duplicate' }, results.length - fresh);
         accepted += fresh;
         pages++;
+        if (this.stopping.signal.aborted) throw new PollStopped('the process is stopping');
         // Lost the lease (it expired while a page was slow): another poll may have started from the old cursor; dedupe keeps that harmless, but stop here.
         if (!lease.held) throw new Error('the poll lease was lost');
         await context.state.set(POLL_CURSOR_KEY, page.cursor);
@@ -69,11 +83,31 @@ export class PollService {
       this.logger.debug({ msg: `poll completed: ${pages} pages, ${accepted} new messages`, connection: { id: connectionId, name: connection.name } });
       return 'completed';
     } catch (error) {
+      if (error instanceof PollStopped) {
+        this.metrics.polls.inc({ connection: connectionId, outcome: 'stopped' });
+        this.logger.log({ msg: `poll stopped for shutdown after ${pages} committed pages (${accepted} new messages); the next poll resumes from there`, connection: { id: connectionId, name: connection.name } });
+        return 'stopped';
+      }
       this.metrics.polls.inc({ connection: connectionId, outcome: 'failed' });
       this.logger.warn({ msg: `poll failed after ${pages} committed pages (${accepted} new messages); the next poll resumes from there: ${(error as Error).message}`, connection: { id: connectionId, name: connection.name } });
       return 'failed';
     } finally {
       await lease.release();
     }
+  }
+
+  /** The context with token waits that end when the process stops (the bucket may hold a poll for a minute). */
+  private stoppable(context: ConnectorContext): ConnectorContext {
+    const { signal } = this.stopping;
+    const stopped = new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(new PollStopped('the process is stopping')), { once: true }));
+    stopped.catch(() => undefined);
+    const limits = context.rateLimits;
+    return {
+      ...context,
+      rateLimits: {
+        ...limits,
+        take: (operation) => (signal.aborted ? Promise.reject(new PollStopped('the process is stopping')) : Promise.race([limits.take(operation), stopped])),
+      },
+    };
   }
 }
