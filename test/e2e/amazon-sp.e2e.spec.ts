@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomInt, randomUUID } from 'node:crypto';
@@ -204,8 +205,12 @@ describe('amazon-sp: orders polled through the hub', () => {
     // Amazon's getOrders bucket empty for a minute, as after a 429 with Retry-After: 60.
     await hub.app.get(TokenBuckets).forConnection(id).throttled('getOrders', 60_000);
     const polls = hub.app.get(PollService);
+    // Every poll so far in this file left nothing listening on the process-wide stop signal.
+    const signal = (polls as unknown as { stopping: AbortController }).stopping.signal;
+    expect(getEventListeners(signal, 'abort')).toHaveLength(0);
     const polling = polls.poll(id, 'test-stop');
     await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(getEventListeners(signal, 'abort')).toHaveLength(1);
     const stoppedAt = Date.now();
     polls.stop(); // what a SIGTERM's shutdown does first
     expect(await polling).toBe('stopped');

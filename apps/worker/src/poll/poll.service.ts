@@ -62,7 +62,7 @@ export class PollService {
       this.logger.debug({ msg: 'poll skipped: another process is polling this connection', connection: { id: connectionId, name: connection.name } });
       return 'overlapping';
     }
-    const context = this.stoppable(this.contexts.of(connection));
+    const { context, dispose } = this.stoppable(this.contexts.of(connection));
     let pages = 0;
     let accepted = 0;
     try {
@@ -92,22 +92,33 @@ export class PollService {
       this.logger.warn({ msg: `poll failed after ${pages} committed pages (${accepted} new messages); the next poll resumes from there: ${(error as Error).message}`, connection: { id: connectionId, name: connection.name } });
       return 'failed';
     } finally {
+      dispose();
       await lease.release();
     }
   }
 
-  /** The context with token waits that end when the process stops (the bucket may hold a poll for a minute). */
-  private stoppable(context: ConnectorContext): ConnectorContext {
+  /**
+   * The context with token waits that end when the process stops (the bucket may hold a poll for a
+   * minute); `dispose` removes its listener from the process-wide signal once the poll is over.
+   */
+  private stoppable(context: ConnectorContext): { context: ConnectorContext; dispose(): void } {
     const { signal } = this.stopping;
-    const stopped = new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(new PollStopped('the process is stopping')), { once: true }));
+    let onAbort = () => undefined as void;
+    const stopped = new Promise<never>((_, reject) => {
+      onAbort = () => reject(new PollStopped('the process is stopping'));
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
     stopped.catch(() => undefined);
     const limits = context.rateLimits;
     return {
-      ...context,
-      rateLimits: {
-        ...limits,
-        take: (operation) => (signal.aborted ? Promise.reject(new PollStopped('the process is stopping')) : Promise.race([limits.take(operation), stopped])),
+      context: {
+        ...context,
+        rateLimits: {
+          ...limits,
+          take: (operation) => (signal.aborted ? Promise.reject(new PollStopped('the process is stopping')) : Promise.race([limits.take(operation), stopped])),
+        },
       },
+      dispose: () => signal.removeEventListener('abort', onAbort),
     };
   }
 }
