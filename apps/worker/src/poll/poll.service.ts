@@ -74,10 +74,10 @@ export class PollService {
         this.metrics.polledMessages.inc({ connection: connectionId, outcome: 'duplicate' }, results.length - fresh);
         accepted += fresh;
         pages++;
-        if (this.stopping.signal.aborted) throw new PollStopped('the process is stopping');
         // Lost the lease (it expired while a page was slow): another poll may have started from the old cursor; dedupe keeps that harmless, but stop here.
         if (!lease.held) throw new Error('the poll lease was lost');
         await context.state.set(POLL_CURSOR_KEY, page.cursor);
+        if (this.stopping.signal.aborted) throw new PollStopped('the process is stopping');
       }
       this.metrics.polls.inc({ connection: connectionId, outcome: 'completed' });
       this.logger.debug({ msg: `poll completed: ${pages} pages, ${accepted} new messages`, connection: { id: connectionId, name: connection.name } });
