@@ -1,5 +1,5 @@
 import { ReasonCode } from '@omnihub/core';
-import { ConnectorOutbound, DeliveryOutcome, OutboundDelivery, classifyTransportError, list, record, text } from '@omnihub/connector-sdk';
+import { ConnectorOutbound, DeliveryOutcome, OutboundDelivery, classifyTransportError, list, record, renamed, text } from '@omnihub/connector-sdk';
 import { KnownOrder, orderStateKey } from './poller';
 import { AmazonCallError, spApi } from './sp-api';
 import { settingsOf } from './settings';
@@ -8,13 +8,6 @@ type JsonRecord = Record<string, unknown>;
 
 const confirmedKey = (idempotencyKey: string): string => `confirmed:${idempotencyKey}`;
 
-/** Amazon's carrier code for a shipment's carrier: config.carrierCodes (case-insensitive), else as it is. */
-function amazonCarrier(carrier: string | undefined, config: JsonRecord): string | undefined {
-  if (!carrier) return undefined;
-  const wanted = carrier.toLowerCase();
-  const match = Object.entries(record(config.carrierCodes) ?? {}).find(([name, code]) => name.toLowerCase() === wanted && text(code));
-  return match ? text(match[1]) : carrier;
-}
 const reject = (message: string, reason: ReasonCode = ReasonCode.DESTINATION_REJECTED): DeliveryOutcome => ({ outcome: 'reject', reason, message });
 
 /** An Amazon call that failed, as a delivery outcome (DESIGN.md §4: 429 and 5xx retried, LWA refusals are auth failures). */
@@ -50,7 +43,7 @@ async function confirmShipment(delivery: OutboundDelivery): Promise<DeliveryOutc
     orderItems.push({ orderItemId, quantity: Number(line.quantity) });
   }
   const trackingNumber = text(list(shipment.trackingNumbers)?.[0]);
-  const carrierCode = amazonCarrier(text(shipment.carrier), delivery.config);
+  const carrierCode = renamed(text(shipment.carrier), delivery.config.carrierCodes);
   if (!trackingNumber || !carrierCode) return reject('Amazon needs a carrier and a tracking number to confirm a shipment');
   const body: JsonRecord = {
     marketplaceId: known?.marketplaceId ?? settingsOf(delivery).marketplaceIds[0],

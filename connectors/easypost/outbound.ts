@@ -13,6 +13,7 @@ import {
   list,
   parseObject,
   record,
+  renamed,
   text,
 } from '@omnihub/connector-sdk';
 
@@ -21,15 +22,6 @@ export const EASYPOST_API = 'https://api.easypost.com';
 export const TRACKER_XREF = 'tracker';
 
 type JsonRecord = Record<string, unknown>;
-
-/** The EasyPost carrier name for a canonical one: config.carrierNames (case-insensitive), else as it is. */
-function easypostCarrier(carrier: string | undefined, config: JsonRecord): string | undefined {
-  if (!carrier) return undefined;
-  const names = record(config.carrierNames) ?? {};
-  const wanted = carrier.toLowerCase();
-  for (const [name, easypost] of Object.entries(names)) if (name.toLowerCase() === wanted && text(easypost)) return text(easypost);
-  return carrier;
-}
 
 /** EasyPost's error body `{"error":{"code","message","errors":[…]}}` as one line, or undefined when the body is not one. */
 export function easypostError(body: string): string | undefined {
@@ -77,7 +69,7 @@ async function createTrackers(delivery: OutboundDelivery): Promise<DeliveryOutco
   if (!apiKey) return { outcome: 'reject', reason: ReasonCode.AUTH_FAILED, message: 'the connection has no apiKey secret' };
   const data: unknown = delivery.event.data;
   const numbers = trackingNumbersOf(data);
-  const carrier = easypostCarrier(text(record(data)?.carrier), delivery.config);
+  const carrier = renamed(text(record(data)?.carrier), delivery.config.carrierNames);
   const http = authorizedClient(delivery.http, basicAuth(apiKey));
   const url = `${baseUrlOf(delivery, EASYPOST_API)}/v2/trackers`;
   let created = 0;

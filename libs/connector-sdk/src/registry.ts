@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Ajv from 'ajv';
 import { codeRoot, projectRoot } from '@omnihub/core';
-import { ConnectorModule } from './contracts';
+import { ConnectorModule, ConnectorPoller } from './contracts';
 import { BASE_URL_PROPERTY, ConnectorManifest, MANIFEST_SCHEMA } from './manifest';
 
 export interface RegisteredConnector {
@@ -77,4 +77,19 @@ export function resolvesTopic(connector: RegisteredConnector | undefined, topic:
 function withBaseUrl(manifest: ConnectorManifest): void {
   const config = manifest.config as { properties?: Record<string, unknown> };
   config.properties = { ...(config.properties ?? {}), baseUrl: BASE_URL_PROPERTY };
+}
+
+/**
+ * The poller of a connection that is to be polled now, with its interval: its connector has one,
+ * the connection's config gives an interval, and it is not paused. One rule for the worker's
+ * schedules and the admin API's view of them.
+ */
+export function pollerOf(
+  registry: ConnectorRegistry,
+  connection: { id: string; connector: string; config: Record<string, unknown>; secrets: Record<string, string>; delivery: { paused: boolean } },
+): { poller: ConnectorPoller; intervalMs: number } | undefined {
+  const poller = registry.get(connection.connector)?.module.poller;
+  if (!poller || connection.delivery.paused) return undefined;
+  const intervalMs = poller.intervalMs({ connectionId: connection.id, config: connection.config, secrets: connection.secrets });
+  return intervalMs && intervalMs > 0 ? { poller, intervalMs } : undefined;
 }

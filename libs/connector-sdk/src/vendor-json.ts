@@ -37,3 +37,14 @@ export function utcTimestamp(value: unknown): string | undefined {
   const ms = Date.parse(value);
   return Number.isNaN(ms) ? undefined : new Date(ms).toISOString();
 }
+
+/**
+ * `value` as a connection's config renames it (`{"UPSN": "UPS"}`: a warehouse's carrier code →
+ * a vendor's), matched case-insensitively; unlisted values pass as they are.
+ */
+export function renamed(value: string | undefined, names: unknown): string | undefined {
+  if (!value) return undefined;
+  const wanted = value.toLowerCase();
+  const match = Object.entries(record(names) ?? {}).find(([name, to]) => name.toLowerCase() === wanted && text(to));
+  return match ? text(match[1]) : value;
+}

@@ -5,7 +5,7 @@ import { ApiErrors, bodySchema } from '../http/openapi';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import { DestinationPolicy, HubError } from '@omnihub/core';
-import { ConnectorRegistry, calledUrlProperties } from '@omnihub/connector-sdk';
+import { ConnectorRegistry, calledUrlProperties, pollerOf } from '@omnihub/connector-sdk';
 import { CircuitStore, QueueService } from '@omnihub/queueing';
 import { ConnectionEntity, ConnectionStore, ConnectorStateStore, DEFAULT_DELIVERY_SETTINGS, POLL_CURSOR_KEY, DeliverySettings, RouteEntity, RouteStore } from '@omnihub/persistence';
 import { ApiKeyGuard, AuthenticatedRequest, Requires } from '../auth/api-key.guard';
@@ -155,8 +155,7 @@ export class ConnectionsController {
   @Get(':id/poll')
   async pollState(@Param('id') id: string) {
     const live = await this.polled(id);
-    const poller = this.registry.get(live.connector)!.module.poller!;
-    const intervalMs = live.delivery.paused ? null : (poller.intervalMs({ connectionId: id, config: live.config, secrets: live.secrets }) ?? null);
+    const intervalMs = pollerOf(this.registry, live)?.intervalMs ?? null;
     return { intervalMs, cursor: (await this.connectorState.forConnection(id).get(POLL_CURSOR_KEY)) ?? null };
   }
 

@@ -1,8 +1,7 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { ConnectorRegistry } from '@omnihub/connector-sdk';
+import { ConnectorRegistry, pollerOf } from '@omnihub/connector-sdk';
 import { ConnectionStore } from '@omnihub/persistence';
 import { JobName, PollJobData, QueueName, QueueService, connectionOfPollScheduler, pollSchedulerId } from '@omnihub/queueing';
-import { pollerOf } from './poll.service';
 
 const SYNC_INTERVAL_MS = 2000;
 

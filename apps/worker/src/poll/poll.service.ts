@@ -1,8 +1,8 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { HubMetrics } from '@omnihub/core';
-import { ConnectorContext, ConnectorPoller, ConnectorRegistry } from '@omnihub/connector-sdk';
+import { ConnectorContext, ConnectorRegistry, pollerOf } from '@omnihub/connector-sdk';
 import { IngestService } from '@omnihub/ingest';
-import { ConnectionStore, LiveConnection, POLL_CURSOR_KEY } from '@omnihub/persistence';
+import { ConnectionStore, POLL_CURSOR_KEY } from '@omnihub/persistence';
 import { Leases } from '@omnihub/queueing';
 import { ConnectorContexts } from '../connector-contexts';
 
@@ -13,14 +13,6 @@ export type PollOutcome = 'completed' | 'failed' | 'overlapping' | 'not polled' 
 
 /** The process is stopping: a poll waiting for a token gives up its wait; what it committed stays. */
 class PollStopped extends Error {}
-
-/** The poller of a connection that is to be polled now: its connector has one, it gives an interval, it is not paused. */
-export function pollerOf(connectors: ConnectorRegistry, connection: LiveConnection): { poller: ConnectorPoller; intervalMs: number } | undefined {
-  const poller = connectors.get(connection.connector)?.module.poller;
-  if (!poller || connection.delivery.paused) return undefined;
-  const intervalMs = poller.intervalMs({ connectionId: connection.id, config: connection.config, secrets: connection.secrets });
-  return intervalMs && intervalMs > 0 ? { poller, intervalMs } : undefined;
-}
 
 /**
  * One poll of one connection: page by page, each page's messages through the same ingest path as
