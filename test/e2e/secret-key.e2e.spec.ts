@@ -56,6 +56,14 @@ describe('the secret key the database knows', () => {
     for (const key of [A, C, D]) expect(lines[0]).not.toContain(key);
   });
 
+  it.each([['api'], ['worker']])('a %s with a malformed setting exits 2 with one line naming it, not a stack trace', async (role) => {
+    const hub = spawnHub({ ...testEnv(), HUB_ROLE: role, HUB_JOB_LOCK_MS: 'soon' });
+    expect(await hub.exited).toBe(2);
+    const lines = outputLines(hub);
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0])).toMatchObject({ level: 'fatal', msg: expect.stringMatching(/^Omnihub configuration error: .*HUB_JOB_LOCK_MS/) });
+  });
+
   it('refuses PostgreSQL without HUB_SECRET_KEY in one line, before reaching anything', async () => {
     const hub = spawnHub({ ...testEnv(), DATABASE_URL: 'postgres://postgres:hunter2@127.0.0.1:1/none', HUB_SECRET_KEY: '' });
     expect(await hub.exited).toBe(1);

@@ -1,6 +1,5 @@
 import 'reflect-metadata';
 import { hubLogger, loadConfig, startupNotices } from '@omnihub/core';
-import { createHubApp } from './bootstrap';
 import { preflight } from './preflight';
 import { stopOnSignals } from './shutdown';
 
@@ -19,6 +18,9 @@ async function main(): Promise<void> {
     hubLogger().fatal(problem);
     process.exit(1);
   }
+  // Imported once the configuration is known good: some modules read it when they load (BullMQ's
+  // processor decorators), and a bad value must end in the fatal line above, not a stack trace.
+  const { createHubApp } = await import('./bootstrap');
   const app = await createHubApp(config);
   // Graceful stop: drain, finish in-flight requests and jobs, flush, close, exit 0 (see shutdown.ts).
   stopOnSignals(app, config);

@@ -43,7 +43,7 @@ export class PollService {
     this.stopping.abort();
   }
 
-  /** `holder`: the job's id, so the lease names who holds it. */
+  /** `holder`: names this run of the poll (unique per run: see PollProcessor). */
   async poll(connectionId: string, holder: string): Promise<PollOutcome> {
     const connection = await this.connections.get(connectionId);
     const polled = connection && pollerOf(this.connectors, connection);
