@@ -13,4 +13,3 @@ export * from './metrics';
 export * from './timeout';
 export * from './supersession';
 export * from './fingerprint';
-export * from './batcher';

@@ -1,7 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { DataSource, In } from 'typeorm';
-import { Batcher } from '@omnihub/core';
-import { MessageEntity, runSql } from '@omnihub/persistence';
+import { Batcher, MessageEntity, runSql } from '@omnihub/persistence';
 import { QueueService } from '@omnihub/queueing';
 
 export interface IngestResult {

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { Batcher, CanonicalEvent, JsonObject, ReasonCode } from '@omnihub/core';
+import { CanonicalEvent, JsonObject, ReasonCode } from '@omnihub/core';
 import { ConnectorRegistry, DeliveryOutcome, RegisteredConnector, StoredEvent, operationFor, outboundDelivery } from '@omnihub/connector-sdk';
 import { CanonicalTransformer } from '@omnihub/mapping';
-import { AttemptOutcome, ConnectionStore, DeliveryStatus, LiveConnection, TERMINAL_DELIVERY_STATUSES, runSql } from '@omnihub/persistence';
+import { AttemptOutcome, Batcher, ConnectionStore, DeliveryStatus, LiveConnection, TERMINAL_DELIVERY_STATUSES, runSql } from '@omnihub/persistence';
 import { EntityLocks, QueueService, RECENTLY_DELIVERED_MS } from '@omnihub/queueing';
 import { retryDelayMs } from './backoff';
 import { CircuitAfterAttempt, DestinationHealth, healthOf } from './circuit-breaker';
