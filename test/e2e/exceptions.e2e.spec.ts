@@ -1,3 +1,4 @@
+import { DeadLetterEntity } from '@omnihub/persistence';
 import { useHubWithSink, waitFor } from '../support/hub';
 import { canonicalOrder, postWebhook, routedSource } from '../support/fixtures';
 
@@ -56,5 +57,32 @@ describe('exceptions grouped by fingerprint', () => {
     expect(Object.keys(waiting.byStatus).every((s) => ['pending', 'delivering', 'retrying'].includes(s))).toBe(true);
     // Nothing left in flight when the file's hub closes.
     for (const res of posted) await waitFor(async () => ((await ctx.hub.admin.get(`/api/messages/${res.body.messageId}`)).body.status === 'completed' ? true : undefined), 'delivered');
+  });
+
+  it('ages open dead letters: older than 1 h, 24 h and 7 d, and the oldest open one', async () => {
+    ctx.sink.answer = () => ({ status: 422, body: '{"error":"customer on credit hold"}' });
+    const { source, destination } = await routedSource(ctx.hub, ctx.sink.url);
+    await Promise.all(Array.from({ length: 4 }, () => postWebhook(ctx.hub, source.id, JSON.stringify(canonicalOrder()))));
+    const letters = await waitFor(async () => {
+      const items = (await ctx.hub.admin.get(`/api/dead-letters?connectionId=${destination.id}&limit=10`)).body.items as Array<{ id: string }>;
+      return items.length === 4 ? items : undefined;
+    }, 'four dead letters');
+    const before = (await ctx.hub.admin.get('/api/stats')).body.deadLetters;
+    // Backdated as if they had waited for someone: 2 h, 2 days and 8 days; the fourth is new.
+    const hour = 3_600_000;
+    const ages = [2 * hour, 48 * hour, 192 * hour];
+    const repository = ctx.hub.dataSource.getRepository(DeadLetterEntity);
+    for (const [i, age] of ages.entries()) await repository.update({ id: letters[i]!.id }, { createdAt: new Date(Date.now() - age) });
+
+    const after = (await ctx.hub.admin.get('/api/stats')).body.deadLetters;
+    expect(after.olderThan['1h'] - before.olderThan['1h']).toBe(3);
+    expect(after.olderThan['24h'] - before.olderThan['24h']).toBe(2);
+    expect(after.olderThan['7d'] - before.olderThan['7d']).toBe(1);
+    expect(after.open).toBe(before.open);
+    expect(Math.abs(Date.parse(after.oldestOpenAt) - (Date.now() - ages[2]!))).toBeLessThan(60_000);
+    // The failure's row spans them: first seen 8 days ago.
+    const group = after.byFingerprint.find((g: { connections: Array<{ id: string }> }) => g.connections.some((c) => c.id === destination.id));
+    expect(group.count).toBe(4);
+    expect(Math.abs(Date.parse(group.firstSeenAt) - (Date.now() - ages[2]!))).toBeLessThan(60_000);
   });
 });

@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { setFlagsFromString } from 'node:v8';
 import { hubLogger, loadConfig, startupNotices } from '@omnihub/core';
 import { preflight } from './preflight';
 import { stopOnSignals } from './shutdown';
@@ -11,6 +12,9 @@ async function main(): Promise<void> {
     hubLogger().fatal(`Omnihub configuration error: ${(error as Error).message}`);
     process.exit(2);
   }
+  // Measured in the bench: a fixed 1.5x growth keeps each process about a third smaller under load
+  // than V8's own (up to 4x), at no measurable cost in CPU per message. Process-wide, mapping threads included.
+  if (config.heapGrowingPercent > 0) setFlagsFromString(`--heap-growing-percent=${config.heapGrowingPercent}`);
   // One JSON line each (see libs/core/src/logging.ts): a start-up failure at fatal, a key rotation's notes whatever the level.
   hubLogger(config.logLevel);
   const problem = await preflight(config, (line) => startupNotices().warn(line));

@@ -35,6 +35,11 @@ export interface HubConfig {
   relayGraceMs: number;
   /** How long a stop (SIGTERM, SIGINT) may take to drain requests, jobs and writes before the process exits non-zero anyway. */
   shutdownTimeoutMs: number;
+  /**
+   * How far V8 lets the heap grow past what the last full collection kept, in % (HUB_HEAP_GROWING_PERCENT;
+   * 0 leaves it to V8, which lets a busy process grow to up to 4x its live data before collecting).
+   */
+  heapGrowingPercent: number;
   logLevel: string;
   /** Loopback and private addresses outbound requests may reach (HUB_ALLOWED_PRIVATE_DESTINATIONS); none by default. */
   allowedPrivateDestinations: AllowedPrivateDestinations;
@@ -79,6 +84,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): HubConfig {
     relayGraceMs: intFromEnv(env, 'HUB_RELAY_GRACE_MS', 60000),
     // Below Kubernetes' default 30 s termination grace period, so the hub exits before it is killed.
     shutdownTimeoutMs: intFromEnv(env, 'HUB_SHUTDOWN_TIMEOUT_MS', 25000),
+    heapGrowingPercent: intFromEnv(env, 'HUB_HEAP_GROWING_PERCENT', 50),
     logLevel: env.HUB_LOG_LEVEL || 'info',
     allowedPrivateDestinations: parseAllowedPrivateDestinations(env.HUB_ALLOWED_PRIVATE_DESTINATIONS),
   };
