@@ -85,9 +85,9 @@ describe('x12 parser and generator', () => {
     ]);
   });
 
-  it('tolerates line breaks of any kind between segments and before the ISA', () => {
+  it('tolerates line breaks of any kind, spaces and tabs between segments and before the ISA', () => {
     const text = fixture('edi-846.x12');
-    const variants = [text.replace(/~\n/g, '~'), text.replace(/~\n/g, '~\r\n'), `\r\n${text.replace(/~\n/g, '~\n\n')}`];
+    const variants = [text.replace(/~\n/g, '~'), text.replace(/~\n/g, '~\r\n'), `\r\n${text.replace(/~\n/g, '~\n\n')}`, text.replace(/~\n/g, '~ \t\r\n '), `${text}  \n`];
     for (const variant of variants) expect(parsed(variant).groups[0].sets[0].segments.map((s) => s.tag)).toEqual(parsed(text).groups[0].sets[0].segments.map((s) => s.tag));
   });
 

@@ -2,7 +2,7 @@ import { FUNCTIONAL_IDS, FunctionalGroup, Interchange, ReadSegment, Separators, 
 
 /*
  * An X12 interchange reader: separators from the fixed-width ISA, segments split on its terminator
- * (line breaks between segments tolerated), the envelope checked (order of ISA/GS/ST/SE/GE/IEA,
+ * (line breaks, spaces and tabs between segments tolerated), the envelope checked (order of ISA/GS/ST/SE/GE/IEA,
  * SE/GE/IEA counts, matching control numbers). It never throws: a broken body is an answer that
  * names the segment (its number in the interchange and its tag) and the character offset.
  */
@@ -19,6 +19,8 @@ const REPETITION_OFFSET = 82;
 const TAG = /^[A-Z][A-Z0-9]{1,2}$/;
 const DIGITS = /^\d+$/;
 const LINE_BREAKS = new Set(['\r', '\n']);
+/** What may stand between a terminator and the next segment: line breaks, and the spaces or tabs some trading partners' tools pad with. */
+const BETWEEN_SEGMENTS = new Set([...LINE_BREAKS, ' ', '\t']);
 
 class Broken {
   constructor(readonly message: string, readonly position: number) {}
@@ -55,7 +57,7 @@ function split(text: string, start: number, terminator: string): { pieces: Array
   const pieces: Array<{ raw: string; offset: number }> = [];
   let position = start;
   for (;;) {
-    while (position < text.length && LINE_BREAKS.has(text[position]) && text[position] !== terminator) position++;
+    while (position < text.length && BETWEEN_SEGMENTS.has(text[position]) && text[position] !== terminator) position++;
     if (position >= text.length) return { pieces };
     const end = text.indexOf(terminator, position);
     if (end < 0) return { pieces, rest: position };
