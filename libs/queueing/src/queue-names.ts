@@ -27,8 +27,6 @@ export interface TransformJobData {
 /** A poll of one connection, made by that connection's job scheduler. */
 export interface PollJobData {
   connectionId: string;
-  /** Asked for by a person (poll now): one that finds a poll running waits for it, then polls. */
-  requested?: true;
 }
 
 /** One job scheduler per polled connection, so creating it again (every sync, every process) changes nothing. */

@@ -99,7 +99,7 @@ export class QueueService implements OnApplicationShutdown {
     const jobId = `poll-now-${connectionId}`;
     const queue = this.queue(QueueName.POLL);
     if (await queue.getJob(jobId)) return false;
-    await queue.add(JobName.POLL_CONNECTION, { connectionId, requested: true } satisfies PollJobData, { ...JOB_DEFAULTS, jobId });
+    await queue.add(JobName.POLL_CONNECTION, { connectionId } satisfies PollJobData, { ...JOB_DEFAULTS, jobId });
     return true;
   }
 

@@ -1,7 +1,7 @@
 import { OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
 import { Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { DelayedError, Job } from 'bullmq';
+import { Job } from 'bullmq';
 import { loadConfig } from '@omnihub/core';
 import { PollJobData, QueueName } from '@omnihub/queueing';
 import { PollService } from './poll.service';
@@ -9,9 +9,6 @@ import { PollService } from './poll.service';
 const config = loadConfig();
 /** Polls of different connections run side by side; one connection's are never concurrent (PollService's lease). */
 const POLL_CONCURRENCY = 4;
-/** How often a requested poll that found one running asks again, and for how long. */
-const REQUESTED_RETRY_MS = 1000;
-const REQUESTED_MAX_WAIT_MS = 10 * 60_000;
 
 @Processor(QueueName.POLL, { concurrency: POLL_CONCURRENCY, lockDuration: config.jobLockMs, stalledInterval: config.jobLockMs })
 export class PollProcessor extends WorkerHost {
@@ -30,20 +27,14 @@ export class PollProcessor extends WorkerHost {
 
   /**
    * A poll that fails is not retried as a job: the connection's next scheduled poll resumes from
-   * its cursor. A scheduled poll that finds one running is skipped (the next comes soon); a poll
-   * a person asked for waits for the running one to end, then polls, so a "poll now" after fixing
-   * credentials mid-poll is not lost.
+   * its cursor. One that finds another poll of its connection running is skipped.
    */
-  async process(job: Job<PollJobData>, token?: string): Promise<void> {
+  async process(job: Job<PollJobData>): Promise<void> {
     this.active++;
     try {
       // The holder names this run, not only the job: a stalled job run again elsewhere keeps its id,
       // and the old run, resuming, must not pass the new run's lease off as its own.
-      const outcome = await this.polls.poll(job.data.connectionId, `${job.id ?? 'poll'}:${randomUUID()}`);
-      if (outcome === 'overlapping' && job.data.requested && token && Date.now() - job.timestamp < REQUESTED_MAX_WAIT_MS) {
-        await job.moveToDelayed(Date.now() + REQUESTED_RETRY_MS, token);
-        throw new DelayedError();
-      }
+      await this.polls.poll(job.data.connectionId, `${job.id ?? 'poll'}:${randomUUID()}`);
     } finally {
       this.active--;
     }
