@@ -25,7 +25,7 @@ import { interchangeText, postDocument, preparedEnvelope } from './partner';
 import { DocumentProblem, documentsOf } from './read-documents';
 import { settingsOf } from './settings';
 import { ReceivedGroup, acknowledgmentSets } from './write-documents';
-import { ISA_LENGTH, parseInterchange } from './x12/parser';
+import { ISA_LENGTH, parseInterchange, quoted } from './x12/parser';
 
 /** A body whose first transaction set cannot be found; it has no event type, and its decode names what is wrong. */
 const UNKNOWN_TOPIC = 'unknown';
@@ -98,10 +98,10 @@ function decode(body: string, connection: ConnectionContext): Decoded {
   const settings = settingsOf(connection);
   const start = Math.max(0, body.indexOf('ISA'));
   if (settings.partner.id && interchange.sender.id !== settings.partner.id) {
-    return { ok: false, message: `segment 1 (ISA): ISA06 "${interchange.sender.id}" is not this connection's warehouse (config.receiverId "${settings.partner.id}")`, position: start };
+    return { ok: false, message: `segment 1 (ISA): ISA06 ${quoted(interchange.sender.id)} is not this connection's warehouse (config.receiverId ${quoted(settings.partner.id)})`, position: start };
   }
   if (settings.us.id && interchange.receiver.id !== settings.us.id) {
-    return { ok: false, message: `segment 1 (ISA): ISA08 "${interchange.receiver.id}" is not this side (config.senderId "${settings.us.id}")`, position: start };
+    return { ok: false, message: `segment 1 (ISA): ISA08 ${quoted(interchange.receiver.id)} is not this side (config.senderId ${quoted(settings.us.id)})`, position: start };
   }
   try {
     return { ok: true, json: JSON.stringify(documentsOf(interchange)) };

@@ -125,12 +125,16 @@ describe('x12 parser and generator', () => {
       ['not X12 at all', '{"order":"SO-1042"}', /^segment 1: the body does not start with an ISA segment$/, '{'],
       ['ISA13 not nine digits', good.replace('*000004512*1*P*>~', '*00000451X*1*P*>~'), /^segment 1 \(ISA\): ISA13 "00000451X" is not a nine-digit control number$/, 'ISA'],
       ['SE01 not a number', withLine(21, 'SE*twenty*0001~'), /^segment 22 \(SE\): SE01 "twenty" is not a count$/, 'SE'],
+      // Control characters are shown escaped, so the message stays one printable line.
+      ['ISA16 the same control character as the terminator', good.replace('*P*>~', '*P*\u001d\u001d'), /^segment 1 \(ISA\): ISA16 "\\u001d" and the terminator "\\u001d" must be distinct separator characters$/, ''],
+      ['a control character inside ISA13', good.replace('*000004512*1*P*>~', '*00000\r512*1*P*>~'), /^segment 1 \(ISA\): ISA13 "00000\\r512" is not a nine-digit control number$/, 'ISA'],
     ];
     it.each(cases)('%s', (_name, text, message, startsWith) => {
       const result = parseInterchange(text);
       expect(result.ok).toBe(false);
       if (result.ok) return;
       expect(result.message).toMatch(message);
+      expect(result.message).not.toMatch(/[\u0000-\u001f\u007f]/);
       expect(result.position).toBeGreaterThanOrEqual(0);
       expect(result.position).toBeLessThanOrEqual(text.length);
       if (startsWith) expect(text.slice(result.position).startsWith(startsWith)).toBe(true);

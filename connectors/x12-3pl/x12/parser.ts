@@ -22,6 +22,12 @@ const LINE_BREAKS = new Set(['\r', '\n']);
 /** What may stand between a terminator and the next segment: line breaks, and the spaces or tabs some trading partners' tools pad with. */
 const BETWEEN_SEGMENTS = new Set([...LINE_BREAKS, ' ', '\t']);
 
+/**
+ * A value as error messages show it: in double quotes, with control characters escaped (X12 allows
+ * them as separators, and a corrupt body can carry any), so a message stays one readable line.
+ */
+export const quoted = (value: string): string => JSON.stringify(value);
+
 class Broken {
   constructor(readonly message: string, readonly position: number) {}
 }
@@ -34,17 +40,17 @@ const isSeparatorChar = (c: string | undefined): c is string => c !== undefined 
 function separatorsOf(isa: string): Separators | Broken {
   if (isa.length < ISA_LENGTH) return new Broken(`segment 1 (ISA): the interchange ends inside the ISA segment (${isa.length} of its ${ISA_LENGTH} characters)`, 0);
   const separator = isa[3];
-  if (!isSeparatorChar(separator)) return new Broken(`segment 1 (ISA): character 4 "${isa[3]}" cannot be an element separator`, 3);
+  if (!isSeparatorChar(separator)) return new Broken(`segment 1 (ISA): character 4 ${quoted(isa[3])} cannot be an element separator`, 3);
   for (const offset of ISA_SEPARATOR_OFFSETS) {
     if (isa[offset] !== separator) {
-      return new Broken(`segment 1 (ISA): not fixed-width: character ${offset + 1} should be the element separator "${separator}", found "${isa[offset]}"`, offset);
+      return new Broken(`segment 1 (ISA): not fixed-width: character ${offset + 1} should be the element separator ${quoted(separator)}, found ${quoted(isa[offset])}`, offset);
     }
   }
   const component = isa[COMPONENT_OFFSET];
   const segment = isa[TERMINATOR_OFFSET];
   const distinct = new Set([separator, component, segment]);
   if (!isSeparatorChar(component) || !(isSeparatorChar(segment) || LINE_BREAKS.has(segment)) || distinct.size !== 3) {
-    return new Broken(`segment 1 (ISA): ISA16 "${component}" and the terminator "${segment}" must be distinct separator characters`, COMPONENT_OFFSET);
+    return new Broken(`segment 1 (ISA): ISA16 ${quoted(component)} and the terminator ${quoted(segment)} must be distinct separator characters`, COMPONENT_OFFSET);
   }
   const repetition = isa[REPETITION_OFFSET];
   const separators: Separators = { element: separator, component, segment };
@@ -68,7 +74,7 @@ function split(text: string, start: number, terminator: string): { pieces: Array
 
 function count(segment: ReadSegment, position: number, name: string): number {
   const value = element(segment, position);
-  if (!DIGITS.test(value)) throw at(segment, `${name} "${value}" is not a count`);
+  if (!DIGITS.test(value)) throw at(segment, `${name} ${quoted(value)} is not a count`);
   return Number(value);
 }
 
@@ -98,7 +104,7 @@ function read(text: string): Interchange<ReadSegment> {
   const isa = segments[0];
   if (isa.elements.length !== 16) throw at(isa, `ISA has ${isa.elements.length} elements; it must have 16`);
   const control = element(isa, 13);
-  if (!/^\d{9}$/.test(control)) throw at(isa, `ISA13 "${control}" is not a nine-digit control number`);
+  if (!/^\d{9}$/.test(control)) throw at(isa, `ISA13 ${quoted(control)} is not a nine-digit control number`);
   const interchange: Interchange<ReadSegment> = {
     separators,
     sender: { qualifier: element(isa, 5).trim(), id: element(isa, 6).trim() },
@@ -124,7 +130,7 @@ function read(text: string): Interchange<ReadSegment> {
         const expected = set.value.segments.length + 2;
         const said = count(segment, 1, 'SE01');
         if (said !== expected) throw at(segment, `SE01 says ${said} segments, but the transaction set from ST (segment ${set.header.index}) to SE has ${expected}`);
-        if (element(segment, 2) !== set.value.control) throw at(segment, `SE02 "${element(segment, 2)}" does not match ST02 "${set.value.control}" (segment ${set.header.index})`);
+        if (element(segment, 2) !== set.value.control) throw at(segment, `SE02 ${quoted(element(segment, 2))} does not match ST02 ${quoted(set.value.control)} (segment ${set.header.index})`);
         group!.value.sets.push(set.value);
         set = undefined;
       } else if (['ISA', 'GS', 'ST', 'GE', 'IEA'].includes(segment.tag)) {
@@ -136,15 +142,15 @@ function read(text: string): Interchange<ReadSegment> {
       if (segment.tag === 'ST') {
         const id = element(segment, 1);
         const setControl = element(segment, 2);
-        if (!/^\d{3}$/.test(id)) throw at(segment, `ST01 "${id}" is not a transaction set identifier`);
-        if (!/^.{4,9}$/.test(setControl)) throw at(segment, `ST02 "${setControl}" must be 4 to 9 characters`);
+        if (!/^\d{3}$/.test(id)) throw at(segment, `ST01 ${quoted(id)} is not a transaction set identifier`);
+        if (!/^.{4,9}$/.test(setControl)) throw at(segment, `ST02 ${quoted(setControl)} must be 4 to 9 characters`);
         const expectedGroup = FUNCTIONAL_IDS[id];
         if (expectedGroup && expectedGroup !== group.value.functionalId) throw at(segment, `transaction set ${id} in a ${group.value.functionalId} group (it belongs in ${expectedGroup})`);
         set = { header: segment, value: { id, control: setControl, segments: [], header: segment } };
       } else if (segment.tag === 'GE') {
         const said = count(segment, 1, 'GE01');
         if (said !== group.value.sets.length) throw at(segment, `GE01 says ${said} transaction sets, but the group from GS (segment ${group.header.index}) has ${group.value.sets.length}`);
-        if (element(segment, 2) !== group.value.control) throw at(segment, `GE02 "${element(segment, 2)}" does not match GS06 "${group.value.control}" (segment ${group.header.index})`);
+        if (element(segment, 2) !== group.value.control) throw at(segment, `GE02 ${quoted(element(segment, 2))} does not match GS06 ${quoted(group.value.control)} (segment ${group.header.index})`);
         interchange.groups.push(group.value);
         group = undefined;
       } else {
@@ -152,7 +158,7 @@ function read(text: string): Interchange<ReadSegment> {
       }
     } else if (segment.tag === 'GS') {
       const groupControl = element(segment, 6);
-      if (!/^\d{1,9}$/.test(groupControl)) throw at(segment, `GS06 "${groupControl}" is not a group control number`);
+      if (!/^\d{1,9}$/.test(groupControl)) throw at(segment, `GS06 ${quoted(groupControl)} is not a group control number`);
       group = {
         header: segment,
         value: { functionalId: element(segment, 1), senderCode: element(segment, 2), receiverCode: element(segment, 3), date: element(segment, 4), time: element(segment, 5), control: groupControl, version: element(segment, 8), sets: [] },
@@ -160,7 +166,7 @@ function read(text: string): Interchange<ReadSegment> {
     } else if (segment.tag === 'IEA') {
       const said = count(segment, 1, 'IEA01');
       if (said !== interchange.groups.length) throw at(segment, `IEA01 says ${said} functional groups, but the interchange has ${interchange.groups.length}`);
-      if (element(segment, 2) !== control) throw at(segment, `IEA02 "${element(segment, 2)}" does not match ISA13 "${control}"`);
+      if (element(segment, 2) !== control) throw at(segment, `IEA02 ${quoted(element(segment, 2))} does not match ISA13 ${quoted(control)}`);
       closed = true;
     } else {
       throw at(segment, 'expected GS or IEA between functional groups');
