@@ -84,11 +84,11 @@ describe('admin API', () => {
     expect((await hub.admin.delete(`/api/connections/${source.id}`)).status).toBe(204);
   });
 
-  it('reports liveness and readiness of Redis and the database', async () => {
+  it('reports liveness and readiness of Redis, the database and the secret key', async () => {
     expect((await hub.http.get('/health/live')).body).toEqual({ status: 'ok' });
     const ready = await hub.http.get('/health/ready');
     expect(ready.status).toBe(200);
-    expect(ready.body.checks).toEqual({ database: { status: 'up' }, redis: { status: 'up' } });
+    expect(ready.body.checks).toEqual({ database: { status: 'up' }, redis: { status: 'up' }, secretKey: { status: 'up' } });
   });
 });
 

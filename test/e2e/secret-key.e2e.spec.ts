@@ -132,6 +132,29 @@ describe('the secret key the database knows', () => {
     await expect(startHub({ HUB_SECRET_KEY: A })).rejects.toThrow(/^Omnihub refuses to start: HUB_SECRET_KEY is not the key/);
   });
 
+  it('a running process whose key another process rotated away stops reporting ready, and says why', async () => {
+    expect(await keyCheck({ HUB_SECRET_KEY: A, HUB_SECRET_KEY_PREVIOUS: B })).toBeUndefined(); // the database on A
+    const hub = await startHub({ HUB_SECRET_KEY: A });
+    try {
+      expect((await hub.http.get('/health/ready')).status).toBe(200);
+      // Another process starts with B (A as previous) and re-encrypts everything under B.
+      expect(await keyCheck({ HUB_SECRET_KEY: B, HUB_SECRET_KEY_PREVIOUS: A })).toBeUndefined();
+      const stale = await hub.http.get('/health/ready');
+      expect(stale.status).toBe(503);
+      expect(stale.body.status).toBe('unavailable');
+      expect(stale.body.checks.database).toEqual({ status: 'up' });
+      expect(stale.body.checks.secretKey.status).toBe('down');
+      expect(stale.body.checks.secretKey.error).toMatch(/sealed with another key than this process's HUB_SECRET_KEY .*restart this process with the current key/);
+      expect(stale.text).not.toContain(A);
+      expect(stale.text).not.toContain(B);
+      // Rotated back to A: the same process is ready again.
+      expect(await keyCheck({ HUB_SECRET_KEY: A, HUB_SECRET_KEY_PREVIOUS: B })).toBeUndefined();
+      expect((await hub.http.get('/health/ready')).status).toBe(200);
+    } finally {
+      await hub.close();
+    }
+  });
+
   it('on a database from before fingerprints, adopts only a key that opens its secrets', async () => {
     expect(await keyCheck({ HUB_SECRET_KEY: A, HUB_SECRET_KEY_PREVIOUS: B })).toBeUndefined(); // back on testEnv's key
     const config = loadConfig({ ...process.env, ...testEnv() });

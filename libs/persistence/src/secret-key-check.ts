@@ -39,7 +39,7 @@ class Refusal extends Error {
 export async function verifySecretKey(dataSource: DataSource, box: SecretBox): Promise<SecretKeyOutcome> {
   const current = box.fingerprint();
   const previous = box.previousFingerprint();
-  const stored = await readFingerprint(dataSource);
+  const stored = await readSecretKeyFingerprint(dataSource);
   if (stored === current && !previous) return { ok: true, adopted: false, rotated: false, resealed: 0, unreadable: [] };
   if (stored !== undefined && stored !== current && stored !== previous) return { ok: false, reason: 'mismatch' };
   try {
@@ -51,7 +51,7 @@ export async function verifySecretKey(dataSource: DataSource, box: SecretBox): P
         `INSERT INTO hub_settings (key, value, updated_at) VALUES (:key, :value, :now) ON CONFLICT (key) DO UPDATE SET value = hub_settings.value`,
         { key: SECRET_KEY_FINGERPRINT, value: current, now: new Date() },
       );
-      const locked = await readFingerprint(manager);
+      const locked = await readSecretKeyFingerprint(manager);
       if (locked !== current && locked !== previous) throw new Refusal({ ok: false, reason: 'mismatch' });
       const scan = await resealAll(manager, box);
       if (stored === undefined && scan.sealed > 0 && scan.readable === 0) throw new Refusal({ ok: false, reason: 'undecryptable', sealed: scan.sealed });
@@ -66,7 +66,8 @@ export async function verifySecretKey(dataSource: DataSource, box: SecretBox): P
   }
 }
 
-async function readFingerprint(target: DataSource | EntityManager): Promise<string | undefined> {
+/** The fingerprint the database knows (undefined before the first start), read fresh. */
+export async function readSecretKeyFingerprint(target: DataSource | EntityManager): Promise<string | undefined> {
   const { rows } = await runSql<{ value: string }>(target, `SELECT value FROM hub_settings WHERE key = :key`, { key: SECRET_KEY_FINGERPRINT });
   return rows[0]?.value;
 }

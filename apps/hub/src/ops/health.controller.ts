@@ -2,11 +2,14 @@ import { Controller, Get, Res } from '@nestjs/common';
 import { FastifyReply } from 'fastify';
 import { DataSource } from 'typeorm';
 import { HubLifecycle, withTimeout } from '@omnihub/core';
+import { ConnectionStore, readSecretKeyFingerprint } from '@omnihub/persistence';
 import { QueueService } from '@omnihub/queueing';
 
 /**
- * Liveness says the process runs; readiness says it can do its work (database and Redis answer)
- * and is not stopping: a load balancer stops routing to a process that drains.
+ * Liveness says the process runs; readiness says it can do its work (database and Redis answer,
+ * and the database's secrets are still sealed with this process's key) and is not stopping: a load
+ * balancer stops routing to a process that drains, and an orchestrator replaces one whose key was
+ * rotated away by another process's start (it could no longer open a connection's secrets).
  */
 @Controller('health')
 export class HealthController {
@@ -14,6 +17,7 @@ export class HealthController {
     private readonly dataSource: DataSource,
     private readonly queues: QueueService,
     private readonly lifecycle: HubLifecycle,
+    private readonly connections: ConnectionStore,
   ) {}
 
   @Get('live')
@@ -36,9 +40,24 @@ export class HealthController {
         return { status: 'down', error: (error as Error).message };
       }
     };
-    const [database, redis] = await Promise.all([check(() => this.dataSource.query('SELECT 1')), check(() => this.queues.connection.ping())]);
-    const body = { status: database.status === 'up' && redis.status === 'up' ? 'ok' : 'unavailable', checks: { database, redis } };
+    const [database, redis, secretKey] = await Promise.all([
+      check(() => this.dataSource.query('SELECT 1')),
+      check(() => this.queues.connection.ping()),
+      check(() => this.sealedWithOurKey()),
+    ]);
+    const checks = { database, redis, secretKey };
+    const body = { status: Object.values(checks).every((c) => c.status === 'up') ? 'ok' : 'unavailable', checks };
     if (body.status !== 'ok') void reply.code(503);
     return body;
+  }
+
+  /** The key fingerprint the database knows, read fresh, against this process's own (a fingerprint, never a key). */
+  private async sealedWithOurKey(): Promise<void> {
+    const stored = await readSecretKeyFingerprint(this.dataSource);
+    if (stored !== undefined && stored !== this.connections.secretBox.fingerprint()) {
+      throw new Error(
+        "the database's secrets are sealed with another key than this process's HUB_SECRET_KEY (another process rotated it since this one started); restart this process with the current key",
+      );
+    }
   }
 }
