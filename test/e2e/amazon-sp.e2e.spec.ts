@@ -219,8 +219,9 @@ describe('amazon-sp: orders polled through the hub', () => {
     expect(amazon.calls.filter((c) => c.operation === 'getOrders')).toHaveLength(1); // only the first poll's
   });
 
-  it('takes no webhooks: the URL of an amazon-sp connection refuses them', async () => {
+  it('takes no webhooks: an amazon-sp connection shows no webhook URL, and its /webhooks path refuses them', async () => {
     const id = await createAmazon();
+    expect((await hub.admin.get(`/api/connections/${id}`)).body.webhookUrl).toBeNull();
     const res = await hub.http.post(`/webhooks/${id}`).set('content-type', 'application/json').send('{}');
     expect(res.status).toBe(401);
     expect(res.body.error).toMatchObject({ code: 'SIGNATURE_INVALID', message: expect.stringMatching(/polled/) });

@@ -158,6 +158,11 @@ export type Resolved =
   | { ok: false; retry: boolean; reason: ReasonCode; message: string; httpStatus?: number; retryAfterMs?: number; details?: ErrorDetail[] };
 
 export interface ConnectorInbound {
+  /**
+   * False for a vendor that is only polled (its messages come from the poller, never as an HTTP
+   * call to the hub): its connections show no webhookUrl, and verify refuses whatever arrives there.
+   */
+  webhooks?: false;
   /** Pure and total: returns a reason instead of throwing, so a malformed signature is a 401, never a 500. */
   verify(request: InboundRequest, connection: ConnectionContext): VerifyResult;
   extract(request: InboundRequest, connection: ConnectionContext): ExtractedDelivery;

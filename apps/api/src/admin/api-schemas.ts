@@ -46,7 +46,7 @@ const connectionProperties = {
   secrets: { type: ['object', 'null'], additionalProperties: { enum: ['***'] }, description: 'Secret names with "***"; null when they cannot be decrypted under the current HUB_SECRET_KEY' },
   secretsReadable: { type: 'boolean' },
   delivery: deliverySettings,
-  webhookUrl: { ...nullableText, description: 'Where the vendor sends webhooks; null for a connector without an inbound side' },
+  webhookUrl: { ...nullableText, description: 'Where the vendor sends webhooks; null for a connector without an inbound side or one that is only polled (amazon-sp)' },
   createdAt: timestamp,
   updatedAt: timestamp,
 };

@@ -242,7 +242,7 @@ export class ConnectionsController {
       secrets: secretKeys ? Object.fromEntries(secretKeys.map((key) => [key, '***'])) : null,
       secretsReadable: secretKeys !== null,
       delivery: { ...DEFAULT_DELIVERY_SETTINGS, ...entity.delivery },
-      webhookUrl: connector?.module.inbound ? this.ingress.webhookUrl(entity.id) : null,
+      webhookUrl: connector?.module.inbound && connector.module.inbound.webhooks !== false ? this.ingress.webhookUrl(entity.id) : null,
       createdAt: entity.createdAt,
       updatedAt: entity.updatedAt,
     };
