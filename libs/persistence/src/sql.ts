@@ -22,6 +22,20 @@ export async function runSql<T = Record<string, unknown>>(
   }
 }
 
+/** The part of pg's Pool used here (pg ships no types, and TypeORM's driver keeps its pool as `master`). */
+type PgPool = { query(config: { name: string; text: string; values: unknown[] }): Promise<{ rows: unknown[] }> };
+
+/**
+ * PostgreSQL: constant SQL text (`$1`… placeholders) run as a named prepared statement on TypeORM's
+ * pool, so each pooled connection parses and analyses it once instead of on every call (the pool
+ * plans each run for its own parameters: plan_cache_mode, data-source.ts). `name` must be unique to `text`.
+ */
+export async function queryPrepared<T>(dataSource: DataSource, name: string, text: string, values: unknown[]): Promise<T[]> {
+  const pool = (dataSource.driver as unknown as { master: PgPool }).master;
+  const result = await pool.query({ name, text, values });
+  return result.rows as T[];
+}
+
 /**
  * A typed placeholder inside VALUES, where PostgreSQL cannot infer types. SQLite must not be told
  * `timestamptz` (an unknown type name there means NUMERIC affinity, which would mangle the text).

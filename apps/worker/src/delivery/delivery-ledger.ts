@@ -11,6 +11,7 @@ import {
   MessageStatus,
   TERMINAL_DELIVERY_STATUSES,
   isPostgres,
+  queryPrepared,
   runSql,
   typed,
 } from '@omnihub/persistence';
@@ -184,7 +185,7 @@ export class DeliveryLedger {
    */
   private async writeInOneStatement(marks: Array<{ deliveryId: string; attempts: number }>, records: AttemptRecord[]): Promise<Set<string>> {
     const now = new Date();
-    const rows = (await this.dataSource.query(ONE_STATEMENT_LEDGER, [
+    const rows = await queryPrepared<{ id: string }>(this.dataSource, 'omnihub_ledger', ONE_STATEMENT_LEDGER, [
       now,
       TERMINAL,
       marks.map((m) => m.deliveryId),
@@ -203,7 +204,7 @@ export class DeliveryLedger {
       records.map((r) => r.outcome),
       records.map((r) => (r.spendsBudget ? 0 : 1)),
       records.map((r) => r.probe),
-    ])) as Array<{ id: string }>;
+    ]);
     return new Set(rows.map((row) => row.id));
   }
 

@@ -15,6 +15,7 @@ import {
   RouteEntity,
   RouteStore,
   isPostgres,
+  queryPrepared,
   runSql,
   textArrayLiteral,
   typed,
@@ -369,7 +370,9 @@ export class TransformService {
   private async storeInOneStatement(routed: Routed[]): Promise<Stored> {
     const now = new Date();
     const deliveries = routed.flatMap((r) => r.deliveries);
-    const rows = (await this.dataSource.query(
+    const rows = await queryPrepared<{ id: string; newest: string | null; delivery: boolean }>(
+      this.dataSource,
+      'omnihub_transform_store',
       `WITH inserted AS (
          INSERT INTO deliveries (id, message_id, route_id, event_index, destination_connection_id, entity_key, entity_version, status, attempts, round_start_attempts, created_at, updated_at)
          SELECT d.id, d.message_id, d.route_id, d.event_index, d.destination_connection_id, d.entity_key, d.entity_version, '${DeliveryStatus.PENDING}', 0, 0, $1, $1
@@ -403,7 +406,7 @@ export class TransformService {
         deliveries.map((d) => d.entityVersion),
         routed.length <= HANDOFF_MAX_BATCH,
       ],
-    )) as Array<{ id: string; newest: string | null; delivery: boolean }>;
+    );
     const at = Date.now();
     const newestDelivered = new Map(rows.filter((row) => row.delivery).map((row) => [row.id, { version: row.newest, at }]));
     return { won: new Set(rows.filter((row) => !row.delivery).map((row) => row.id)), newestDelivered };
