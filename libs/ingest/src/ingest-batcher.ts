@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { DataSource, In } from 'typeorm';
-import { Batcher, MessageEntity, runSql } from '@omnihub/persistence';
+import { Batcher, MessageEntity, isPostgres, queryPrepared, runSql, textArrayLiteral } from '@omnihub/persistence';
 import { QueueService } from '@omnihub/queueing';
 
 export interface IngestResult {
@@ -16,6 +16,13 @@ const MAX_BATCH = 500;
  * INSERT … ON CONFLICT DO NOTHING and one BullMQ addBulk; each 202 is sent once its row is committed. The
  * addBulk runs after the 202 and beside the next INSERT, so a Redis round trip never holds a webhook's answer.
  */
+const INSERT_MESSAGES = `
+  INSERT INTO messages (id, connection_id, vendor_delivery_id, topic, entity_key, entity_version, raw_body, headers, status, received_at, updated_at)
+  SELECT id, connection_id, vendor_delivery_id, topic, entity_key, entity_version, raw_body, headers, status, received_at, received_at
+  FROM unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::varchar[], $5::varchar[], $6::varchar[], $7::text[], $8::text[], $9::varchar[], $10::timestamptz[])
+    AS r(id, connection_id, vendor_delivery_id, topic, entity_key, entity_version, raw_body, headers, status, received_at)
+  ON CONFLICT DO NOTHING RETURNING id`;
+
 export class IngestBatcher {
   private readonly logger = new Logger(IngestBatcher.name);
   private readonly group = new Batcher<MessageEntity, IngestResult>((rows) => this.write(rows), MAX_BATCH);
@@ -71,11 +78,27 @@ export class IngestBatcher {
   }
 
   /**
-   * One multi-row INSERT … ON CONFLICT DO NOTHING RETURNING id (the same SQL on PostgreSQL and
-   * SQLite): the answer names the rows that were new, so duplicates cost a second query only when
-   * there are any. Written by hand because this is the hottest statement of the hub.
+   * One multi-row INSERT … ON CONFLICT DO NOTHING RETURNING id: the answer names the rows that
+   * were new, so duplicates cost a second query only when there are any. Written by hand because
+   * this is the hottest statement of the hub: on PostgreSQL with the rows as arrays (constant text,
+   * a prepared statement; see queryPrepared), on SQLite as VALUES.
    */
   private async insert(rows: MessageEntity[]): Promise<Set<string>> {
+    if (isPostgres()) {
+      const inserted = await queryPrepared<{ id: string }>(this.dataSource, 'omnihub_ingest', INSERT_MESSAGES, [
+        rows.map((r) => r.id),
+        rows.map((r) => r.connectionId),
+        rows.map((r) => r.vendorDeliveryId),
+        rows.map((r) => r.topic),
+        rows.map((r) => r.entityKey),
+        rows.map((r) => r.entityVersion),
+        textArrayLiteral(rows.map((r) => r.rawBody)),
+        textArrayLiteral(rows.map((r) => JSON.stringify(r.headers))),
+        rows.map((r) => r.status),
+        rows.map((r) => r.receivedAt),
+      ]);
+      return new Set(inserted.map((row) => row.id));
+    }
     const params: Record<string, unknown> = {};
     const values = rows
       .map((r, i) => {

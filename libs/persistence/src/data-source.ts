@@ -44,9 +44,8 @@ export const MIGRATIONS = [InitialSchema1764057600000, Lz4PayloadCompression1764
 export function dataSourceOptions(config: HubConfig): DataSourceOptions {
   const common = { entities: ENTITIES, migrations: MIGRATIONS, migrationsRun: true, synchronize: false, logging: false } as const;
   if (config.databaseUrl) {
-    // The hot statements are prepared once per connection (queryPrepared) but planned for each
-    // run's own arrays: a generic plan, PostgreSQL's choice after five runs, fits large batches badly.
-    return { ...common, type: 'postgres', url: config.databaseUrl, extra: { max: 20, options: '-c plan_cache_mode=force_custom_plan' } };
+    // The hot statements run on a pool of their own, planned their own way (queryPrepared, sql.ts).
+    return { ...common, type: 'postgres', url: config.databaseUrl, extra: { max: 20 } };
   }
   fs.mkdirSync(path.dirname(config.sqlitePath), { recursive: true });
   return {

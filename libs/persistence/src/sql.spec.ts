@@ -1,5 +1,6 @@
 import { randomInt } from 'node:crypto';
-import { textArrayLiteral } from './sql';
+import { DataSource } from 'typeorm';
+import { queryPrepared, textArrayLiteral } from './sql';
 
 // pg ships no type declarations; these are the two parts the test uses. prepareValue is pg's own
 // array encoder: textArrayLiteral must produce what it produces, only faster.
@@ -55,4 +56,44 @@ describe('textArrayLiteral', () => {
       }
     });
   }
+});
+
+describe('queryPrepared', () => {
+  const url = process.env.DATABASE_URL;
+  if (!url?.startsWith('postgres')) return;
+  let dataSource: DataSource;
+
+  beforeEach(async () => {
+    dataSource = await new DataSource({ type: 'postgres', url }).initialize();
+  });
+
+  afterEach(async () => {
+    if (dataSource.isInitialized) await dataSource.destroy();
+  });
+
+  it('runs on a pool of its own that plans once, by index lookups, while the DataSource plans as usual', async () => {
+    const settings = `SELECT current_setting('plan_cache_mode') AS plans, current_setting('enable_seqscan') AS seqscan, current_setting('enable_hashjoin') AS hashjoin`;
+    expect(await queryPrepared(dataSource, 'test_hot_settings', settings, [])).toEqual([{ plans: 'force_generic_plan', seqscan: 'off', hashjoin: 'off' }]);
+    expect(await dataSource.query(settings)).toEqual([{ plans: 'auto', seqscan: 'on', hashjoin: 'on' }]);
+  });
+
+  it('is ended with its DataSource, and refuses to run after it', async () => {
+    const backends = `SELECT count(*)::int AS n FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND query = 'SELECT 1 AS test_hot_marker'`;
+    await queryPrepared(dataSource, 'test_hot_marker', 'SELECT 1 AS test_hot_marker', []);
+    await dataSource.destroy();
+    await expect(queryPrepared(dataSource, 'test_hot_marker', 'SELECT 1 AS test_hot_marker', [])).rejects.toThrow(/not initialised/);
+    const observer = await new DataSource({ type: 'postgres', url }).initialize();
+    try {
+      // The hot pool's connection is gone: no backend still shows the statement it last ran (a
+      // backend leaves the view a moment after its client hung up).
+      let left = await observer.query(backends);
+      for (let tries = 0; left[0].n > 0 && tries < 20; tries++) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        left = await observer.query(backends);
+      }
+      expect(left).toEqual([{ n: 0 }]);
+    } finally {
+      await observer.destroy();
+    }
+  });
 });

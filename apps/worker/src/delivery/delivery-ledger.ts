@@ -14,6 +14,7 @@ import {
   queryPrepared,
   runSql,
   typed,
+  unindexed,
 } from '@omnihub/persistence';
 import { openDeadLetter } from '../dead-letters';
 
@@ -53,7 +54,7 @@ const ONE_STATEMENT_LEDGER = `
   WITH marked AS (
     UPDATE deliveries d SET status = '${DeliveryStatus.DELIVERING}', updated_at = $1
     FROM unnest($3::varchar[], $4::int[]) AS m(id, attempts)
-    WHERE d.id = m.id AND d.attempts = m.attempts AND d.status IN ('${DeliveryStatus.PENDING}', '${DeliveryStatus.RETRYING}')
+    WHERE d.id = m.id AND d.attempts = m.attempts AND ${unindexed('d.status')} IN ('${DeliveryStatus.PENDING}', '${DeliveryStatus.RETRYING}')
     RETURNING d.id
   ), v AS (
     SELECT * FROM unnest($5::varchar[], $6::int[], $7::varchar[], $8::timestamptz[], $9::varchar[], $10::text[], $11::timestamptz[],
@@ -70,7 +71,7 @@ const ONE_STATEMENT_LEDGER = `
     FROM v JOIN won ON won.id = v.id
   ), completed AS (
     UPDATE messages m SET status = '${MessageStatus.COMPLETED}', updated_at = $1
-    WHERE m.id IN (SELECT message_id FROM won) AND m.status = '${MessageStatus.ROUTED}'
+    WHERE m.id IN (SELECT message_id FROM won) AND ${unindexed('m.status')} = '${MessageStatus.ROUTED}'
       AND NOT EXISTS (SELECT 1 FROM won w WHERE w.message_id = m.id AND w.status <> ALL($2::varchar[]))
       AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_id = m.id AND d.status <> ALL($2::varchar[])
                         AND NOT EXISTS (SELECT 1 FROM won w WHERE w.id = d.id))

@@ -19,6 +19,7 @@ import {
   runSql,
   textArrayLiteral,
   typed,
+  unindexed,
 } from '@omnihub/persistence';
 import { QueueService } from '@omnihub/queueing';
 import { ConnectorContexts } from '../connector-contexts';
@@ -382,13 +383,13 @@ export class TransformService {
        ), routed AS (
          UPDATE messages SET canonical = v.canonical, event_type = v.event_type, status = v.status, reason_code = NULL, error = NULL, next_attempt_at = NULL, updated_at = $1
          FROM unnest($6::varchar[], $7::text[], $8::varchar[], $9::varchar[]) AS v(id, canonical, event_type, status)
-         WHERE messages.id = v.id AND messages.status = '${MessageStatus.RECEIVED}'
+         WHERE messages.id = v.id AND ${unindexed('messages.status')} = '${MessageStatus.RECEIVED}'
          RETURNING messages.id
        )
        SELECT id, NULL AS newest, false AS delivery FROM routed
        UNION ALL
        SELECT k.id, (SELECT MAX(o.entity_version) FROM deliveries o
-                     WHERE o.destination_connection_id = k.destination AND o.entity_key = k.key AND o.status = '${DeliveryStatus.DELIVERED}'), true
+                     WHERE o.destination_connection_id = k.destination AND o.entity_key = k.key AND ${unindexed('o.status')} = '${DeliveryStatus.DELIVERED}'), true
        FROM unnest($2::varchar[], $5::varchar[], $11::varchar[]) AS k(id, destination, key)
        WHERE $13::boolean AND k.key IS NOT NULL`,
       [
