@@ -4,7 +4,7 @@ import { DataSource } from 'typeorm';
 import { CanonicalEvent, JsonObject, ReasonCode } from '@omnihub/core';
 import { ConnectorRegistry, DeliveryOutcome, RegisteredConnector, StoredEvent, operationFor, outboundDelivery } from '@omnihub/connector-sdk';
 import { CanonicalTransformer } from '@omnihub/mapping';
-import { AttemptOutcome, Batcher, ConnectionStore, DeliveryStatus, LiveConnection, TERMINAL_DELIVERY_STATUSES, runSql } from '@omnihub/persistence';
+import { AttemptOutcome, Batcher, ConnectionStore, DeliveryStatus, LiveConnection, TERMINAL_DELIVERY_STATUSES, isPostgres, queryPrepared, runSql, unindexed } from '@omnihub/persistence';
 import { EntityLocks, QueueService, RECENTLY_DELIVERED_MS } from '@omnihub/queueing';
 import { retryDelayMs } from './backoff';
 import { CircuitAfterAttempt, DestinationHealth, healthOf } from './circuit-breaker';
@@ -240,20 +240,13 @@ export class DeliveryService {
 
   /**
    * Deliveries with their message's canonical event; concurrent jobs share one query. Plain SQL
-   * and a hand-picked row: this runs once per delivery batch, and entity hydration cost more than
-   * the query.
+   * and a hand-picked row (a prepared statement on PostgreSQL): this runs once per delivery batch,
+   * and entity hydration cost more than the query.
    */
   private async loadBatch(deliveryIds: string[]): Promise<Array<Loaded | undefined>> {
-    const { rows } = await runSql<LoadRow>(
-      this.dataSource,
-      `SELECT d.id, d.message_id, d.destination_connection_id, d.entity_key, d.entity_version, d.status, d.attempts, d.round_start_attempts, d.data_override,
-              d.event_index, m.canonical, m.event_type,
-              CASE WHEN d.entity_version IS NOT NULL THEN
-                (SELECT MAX(o.entity_version) FROM deliveries o
-                 WHERE o.destination_connection_id = d.destination_connection_id AND o.entity_key = d.entity_key AND o.status = :delivered) END AS newest_delivered
-       FROM deliveries d JOIN messages m ON m.id = d.message_id WHERE d.id IN (:...deliveryIds)`,
-      { deliveryIds, delivered: DeliveryStatus.DELIVERED },
-    );
+    const rows = isPostgres()
+      ? await queryPrepared<LoadRow>(this.dataSource, 'omnihub_delivery_load', `${LOAD_DELIVERIES} WHERE d.id = ANY($1::varchar[])`, [deliveryIds])
+      : (await runSql<LoadRow>(this.dataSource, `${LOAD_DELIVERIES} WHERE d.id IN (:...deliveryIds)`, { deliveryIds })).rows;
     const at = Date.now();
     const byId = new Map(
       rows.map((row): [string, Loaded] => [
@@ -302,6 +295,15 @@ export class DeliveryService {
 }
 
 const DONE: RunResult = { kind: 'done' };
+
+/** A delivery with its message's stored event and the newest version of its entity delivered to its destination. */
+const LOAD_DELIVERIES = `
+  SELECT d.id, d.message_id, d.destination_connection_id, d.entity_key, d.entity_version, d.status, d.attempts, d.round_start_attempts, d.data_override,
+         d.event_index, m.canonical, m.event_type,
+         CASE WHEN d.entity_version IS NOT NULL THEN
+           (SELECT MAX(o.entity_version) FROM deliveries o
+            WHERE o.destination_connection_id = d.destination_connection_id AND o.entity_key = d.entity_key AND ${unindexed('o.status')} = '${DeliveryStatus.DELIVERED}') END AS newest_delivered
+  FROM deliveries d JOIN messages m ON m.id = d.message_id`;
 
 interface EntityAtDestination {
   destinationId: string;
