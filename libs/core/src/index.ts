@@ -13,3 +13,4 @@ export * from './metrics';
 export * from './timeout';
 export * from './supersession';
 export * from './fingerprint';
+export * from './batcher';

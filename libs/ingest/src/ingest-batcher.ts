@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { DataSource, In } from 'typeorm';
-import { Batcher, MessageEntity, isPostgres, queryPrepared, runSql, textArrayLiteral } from '@omnihub/persistence';
+import { Batcher } from '@omnihub/core';
+import { MessageEntity, isPostgres, queryPrepared, runSql, textArrayLiteral } from '@omnihub/persistence';
 import { QueueService } from '@omnihub/queueing';
 
 export interface IngestResult {

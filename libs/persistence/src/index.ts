@@ -16,6 +16,5 @@ export * from './entities/message.entity';
 export * from './entities/route.entity';
 export * from './persistence.module';
 export * from './stores';
-export * from './batcher';
 export * from './sql';
 export * from './connector-stores';

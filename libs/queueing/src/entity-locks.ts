@@ -1,22 +1,46 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { HUB_CONFIG, HubConfig } from '@omnihub/core';
+import { Batcher, HUB_CONFIG, HubConfig } from '@omnihub/core';
 import IORedis from 'ioredis';
-import { QueueService } from './queue.service';
-import { withScripts } from './redis';
+import { QueueService, heldForLua } from './queue.service';
 
-/** Takes the lease; answers {taken, the newest version delivered recently}. KEYS: lease, newest. */
-const ACQUIRE = `if redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then return {1, redis.call('GET', KEYS[2])} end return {0, false}`;
-/** Records a delivered version (if newer) and frees the lease if it is still this holder's. */
-const RELEASE = `if ARGV[2] ~= '' then
-  local newest = redis.call('GET', KEYS[2])
-  if not newest or ARGV[2] > newest then redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3]) else redis.call('PEXPIRE', KEYS[2], ARGV[3]) end
+/**
+ * Takes the leases asked for together. KEYS, three for each: lease, newest delivered, the
+ * destination's hold; ARGV, three for each: holder, lease ms, whether the hold applies ('1'; not
+ * to a circuit's probe, which is the one delivery sent through it). Answers {taken, newest
+ * delivered recently, hold ms} for each: a held destination's lease is not taken.
+ */
+const ACQUIRE = `local answers = {}
+for i = 1, #KEYS / 3 do
+  local held = 0
+  if ARGV[3 * i] == '1' then held = ${heldForLua('KEYS[3 * i]')} end
+  if held > 0 then
+    answers[i] = {0, false, held}
+  elseif redis.call('SET', KEYS[3 * i - 2], ARGV[3 * i - 2], 'PX', ARGV[3 * i - 1], 'NX') then
+    answers[i] = {1, redis.call('GET', KEYS[3 * i - 1]), 0}
+  else
+    answers[i] = {0, false, 0}
+  end
 end
-if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return answers`;
+/**
+ * Frees the leases given back together. KEYS, two for each: lease, newest delivered; ARGV: the
+ * newest's TTL, then two for each: holder, the version it delivered ('' for none). Records a
+ * delivered version if newer, and frees a lease only if it is still its holder's.
+ */
+const RELEASE = `for i = 1, #KEYS / 2 do
+  local lease, newestKey, holder, delivered = KEYS[2 * i - 1], KEYS[2 * i], ARGV[2 * i], ARGV[2 * i + 1]
+  if delivered ~= '' then
+    local newest = redis.call('GET', newestKey)
+    if not newest or delivered > newest then redis.call('SET', newestKey, delivered, 'PX', ARGV[1]) else redis.call('PEXPIRE', newestKey, ARGV[1]) end
+  end
+  if redis.call('GET', lease) == holder then redis.call('DEL', lease) end
+end
 return 1`;
 
 type Scripted = {
-  entityLockAcquire(lease: string, newest: string, holder: string, leaseMs: number): Promise<[number, string | null]>;
-  entityLockRelease(lease: string, newest: string, holder: string, deliveredVersion: string, newestTtlMs: number): Promise<number>;
+  /** Key count first: the scripts take any number of leases. */
+  entityLocksAcquire(keyCount: number, ...keysThenArgs: Array<string | number>): Promise<Array<[number, string | null, number]>>;
+  entityLocksRelease(keyCount: number, ...keysThenArgs: Array<string | number>): Promise<number>;
 };
 
 /**
@@ -25,12 +49,19 @@ type Scripted = {
  * was delivered since that read left its version here before freeing the lease.
  */
 export const RECENTLY_DELIVERED_MS = 10 * 60 * 1000;
+/** Leases asked for (or given back) while a script is in flight share the next one. */
+const MAX_BATCH = 200;
 
 export interface EntityLease {
   taken: boolean;
   /** The newest version of the entity delivered to the destination in the last RECENTLY_DELIVERED_MS, if any. */
   recentlyDelivered: string | null;
+  /** How long the destination is held (a 429's Retry-After, an open circuit); its lease is not taken meanwhile. */
+  heldMs: number;
 }
+
+type Asked = { destinationId: string; entityKey: string; holder: string; leaseMs: number; honourHold: boolean };
+type GivenBack = { destinationId: string; entityKey: string; holder: string; deliveredVersion: string | null };
 
 /**
  * One delivery per entity per destination in flight at a time, across every worker process: a
@@ -38,28 +69,51 @@ export interface EntityLease {
  * updates of one SKU can never cross on their way to a destination. A lease, so a process that
  * dies holding one frees it by expiry; if Redis loses it (flush), the stale check still stands.
  * Freeing it after a delivery leaves the version delivered, which the next holder reads with its
- * lease (see RECENTLY_DELIVERED_MS).
+ * lease (see RECENTLY_DELIVERED_MS). Taking a lease also answers whether the destination is held,
+ * so a delivery that waited before it got here learns of a hold set meanwhile without asking again.
+ * Concurrent deliveries share one script call each way (group commit, as for the database).
  */
 @Injectable()
 export class EntityLocks {
   private readonly redis: IORedis & Scripted;
+  private readonly acquires = new Batcher<Asked, EntityLease>((asked) => this.acquireBatch(asked), MAX_BATCH);
+  private readonly releases = new Batcher<GivenBack, void>((given) => this.releaseBatch(given), MAX_BATCH);
 
   constructor(
     @Inject(HUB_CONFIG) private readonly config: HubConfig,
-    queues: QueueService,
+    private readonly queues: QueueService,
   ) {
-    this.redis = withScripts<Scripted>(queues.connection, { entityLockAcquire: { keys: 2, lua: ACQUIRE }, entityLockRelease: { keys: 2, lua: RELEASE } });
+    const redis = queues.connection as IORedis & Partial<Scripted>;
+    if (!redis.entityLocksAcquire) redis.defineCommand('entityLocksAcquire', { lua: ACQUIRE });
+    if (!redis.entityLocksRelease) redis.defineCommand('entityLocksRelease', { lua: RELEASE });
+    this.redis = redis as IORedis & Scripted;
   }
 
-  /** `holder` (a delivery id) takes the entity's lease at this destination, if no one holds it. */
-  async acquire(destinationId: string, entityKey: string, holder: string, leaseMs: number): Promise<EntityLease> {
-    const [taken, newest] = await this.redis.entityLockAcquire(this.key(destinationId, entityKey), this.newestKey(destinationId, entityKey), holder, Math.ceil(leaseMs));
-    return { taken: taken === 1, recentlyDelivered: newest };
+  /**
+   * `holder` (a delivery id) takes the entity's lease at this destination, if no one holds it and
+   * the destination is not held (`probe`: the circuit's probe goes through its hold).
+   */
+  acquire(destinationId: string, entityKey: string, holder: string, leaseMs: number, { probe = false } = {}): Promise<EntityLease> {
+    return this.acquires.submit({ destinationId, entityKey, holder, leaseMs: Math.ceil(leaseMs), honourHold: !probe });
   }
 
   /** `deliveredVersion`: the version this holder delivered, if it delivered one. */
-  async release(destinationId: string, entityKey: string, holder: string, deliveredVersion: string | null): Promise<void> {
-    await this.redis.entityLockRelease(this.key(destinationId, entityKey), this.newestKey(destinationId, entityKey), holder, deliveredVersion ?? '', RECENTLY_DELIVERED_MS);
+  release(destinationId: string, entityKey: string, holder: string, deliveredVersion: string | null): Promise<void> {
+    return this.releases.submit({ destinationId, entityKey, holder, deliveredVersion });
+  }
+
+  private async acquireBatch(asked: Asked[]): Promise<EntityLease[]> {
+    const keys = asked.flatMap((a) => [this.key(a.destinationId, a.entityKey), this.newestKey(a.destinationId, a.entityKey), this.queues.deliveryHoldKey(a.destinationId)]);
+    const args = asked.flatMap((a) => [a.holder, a.leaseMs, a.honourHold ? '1' : '0']);
+    const answers = await this.redis.entityLocksAcquire(keys.length, ...keys, ...args);
+    return answers.map(([taken, newest, heldMs]) => ({ taken: taken === 1, recentlyDelivered: newest, heldMs: Number(heldMs) }));
+  }
+
+  private async releaseBatch(given: GivenBack[]): Promise<void[]> {
+    const keys = given.flatMap((g) => [this.key(g.destinationId, g.entityKey), this.newestKey(g.destinationId, g.entityKey)]);
+    const args = given.flatMap((g) => [g.holder, g.deliveredVersion ?? '']);
+    await this.redis.entityLocksRelease(keys.length, ...keys, RECENTLY_DELIVERED_MS, ...args);
+    return given.map(() => undefined);
   }
 
   private key(destinationId: string, entityKey: string): string {

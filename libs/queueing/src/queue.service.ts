@@ -20,8 +20,14 @@ const JOB_DEFAULTS: JobsOptions = { removeOnComplete: true, removeOnFail: true, 
 const TRANSFORM_CHUNK = 25;
 /** BullMQ's own Queue.rateLimit sets the limiter key to this, for as long as the hold lasts. */
 const HOLD_AT_LEAST = `if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], '9007199254740991', 'PX', ARGV[1]) end return 1`;
-/** A rate limiter's count stays far below the hold's value, which BullMQ's jobs only ever increment. */
-const HELD_FOR = `local v = tonumber(redis.call('GET', KEYS[1]) or '0') if v >= 9007199254740991 then return math.max(0, redis.call('PTTL', KEYS[1])) end return 0`;
+/**
+ * Lua: how long the hold on the limiter key `key` (a Lua expression) lasts, 0 without one. A rate
+ * limiter's count stays far below the hold's value, which BullMQ's jobs only ever increment.
+ */
+export function heldForLua(key: string): string {
+  return `(function(k) local v = tonumber(redis.call('GET', k) or '0') if v >= 9007199254740991 then return math.max(0, redis.call('PTTL', k)) end return 0 end)(${key})`;
+}
+const HELD_FOR = `return ${heldForLua('KEYS[1]')}`;
 
 export interface DeliverEnqueue {
   deliveryId: string;
@@ -130,14 +136,17 @@ export class QueueService implements OnApplicationShutdown {
    * circuit's longer one.
    */
   async holdDeliveries(destinationConnectionId: string, ms: number): Promise<void> {
-    const queue = this.queue(deliverQueueName(destinationConnectionId));
-    await this.holds.holdAtLeast(queue.keys.limiter, Math.max(1, Math.ceil(ms)));
+    await this.holds.holdAtLeast(this.deliveryHoldKey(destinationConnectionId), Math.max(1, Math.ceil(ms)));
   }
 
   /** How long a destination's queue is still held (see holdDeliveries), 0 when it is not. */
   async deliveriesHeldFor(destinationConnectionId: string): Promise<number> {
-    const queue = this.queue(deliverQueueName(destinationConnectionId));
-    return Number(await this.holds.heldFor(queue.keys.limiter));
+    return Number(await this.holds.heldFor(this.deliveryHoldKey(destinationConnectionId)));
+  }
+
+  /** The key a destination's hold lives in (its queue's BullMQ limiter key), for scripts that read it beside their own keys. */
+  deliveryHoldKey(destinationConnectionId: string): string {
+    return this.queue(deliverQueueName(destinationConnectionId)).keys.limiter;
   }
 
   /** A destination's concurrency as a limit across every worker process (BullMQ global concurrency). */

@@ -1,13 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
-import { ErrorDetail, HubMetrics, ReasonCode, hubLogger } from '@omnihub/core';
+import { Batcher, ErrorDetail, HubMetrics, ReasonCode, hubLogger } from '@omnihub/core';
 import {
   AttemptOutcome,
   ConnectionStore,
   DeliveryAttemptEntity,
   DeliveryStatus,
-  Batcher,
   MessageStatus,
   TERMINAL_DELIVERY_STATUSES,
   isPostgres,

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { CanonicalEvent, JsonObject, ReasonCode } from '@omnihub/core';
+import { Batcher, CanonicalEvent, JsonObject, ReasonCode } from '@omnihub/core';
 import { ConnectorRegistry, DeliveryOutcome, RegisteredConnector, StoredEvent, operationFor, outboundDelivery } from '@omnihub/connector-sdk';
 import { CanonicalTransformer } from '@omnihub/mapping';
-import { AttemptOutcome, Batcher, ConnectionStore, DeliveryStatus, LiveConnection, TERMINAL_DELIVERY_STATUSES, isPostgres, queryPrepared, runSql, unindexed } from '@omnihub/persistence';
+import { AttemptOutcome, ConnectionStore, DeliveryStatus, LiveConnection, TERMINAL_DELIVERY_STATUSES, isPostgres, queryPrepared, runSql, unindexed } from '@omnihub/persistence';
 import { EntityLocks, QueueService, RECENTLY_DELIVERED_MS } from '@omnihub/queueing';
 import { retryDelayMs } from './backoff';
 import { CircuitAfterAttempt, DestinationHealth, healthOf } from './circuit-breaker';
@@ -78,13 +78,15 @@ export class DeliveryService {
     const lease = delivery.entityKey && destination ? { destinationId: destination.id, key: delivery.entityKey } : undefined;
     let recentlyDelivered: string | null = null;
     if (lease) {
-      const taken = await this.locks.acquire(lease.destinationId, lease.key, deliveryId, destination!.delivery.timeoutMs + ENTITY_LEASE_SLACK_MS);
+      const taken = await this.locks.acquire(lease.destinationId, lease.key, deliveryId, destination!.delivery.timeoutMs + ENTITY_LEASE_SLACK_MS, { probe: gate.probe });
+      // Taking the lease read the destination's hold too (a held destination's lease is not taken), so gate.heldFor need not ask.
+      if (taken.heldMs > 0) return { kind: 'wait', ms: taken.heldMs };
       if (!taken.taken) return { kind: 'wait', ms: ENTITY_WAIT_MS };
       recentlyDelivered = taken.recentlyDelivered;
     }
     let delivered: string | null = null;
     try {
-      const holdMs = await gate.heldFor();
+      const holdMs = lease ? 0 : await gate.heldFor();
       if (holdMs > 0) return { kind: 'wait', ms: holdMs };
       delivered = await this.attempt(loaded, destination, gate, heldSince, recentlyDelivered);
     } finally {
