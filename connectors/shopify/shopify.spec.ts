@@ -347,7 +347,12 @@ describe('shopify set-inventory, against a fake shop', () => {
     const context = shopContext(fake, undefined, 300);
     fake.state.bucket.restoreRate = 1;
     fake.state.bucket.currentlyAvailable = 0;
-    expect(await send(context)).toEqual({ outcome: 'retry', reason: 'RATE_LIMITED', httpStatus: 200, retryAfterMs: 10000, message: expect.stringContaining('THROTTLED') });
+    const outcome = await send(context);
+    expect(outcome).toEqual({ outcome: 'retry', reason: 'RATE_LIMITED', httpStatus: 200, retryAfterMs: expect.any(Number), message: expect.stringContaining('THROTTLED') });
+    // 10 points at 1 a second, less the milliseconds that passed since the shop reported its bucket.
+    const { retryAfterMs } = outcome as { retryAfterMs: number };
+    expect(retryAfterMs).toBeGreaterThan(9_500);
+    expect(retryAfterMs).toBeLessThanOrEqual(10_000);
   });
 
   it.each([

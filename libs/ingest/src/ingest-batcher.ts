@@ -2,13 +2,19 @@ import { Logger } from '@nestjs/common';
 import { DataSource, In } from 'typeorm';
 import { Batcher } from '@omnihub/core';
 import { MessageEntity, isPostgres, queryPrepared, runSql, textArrayLiteral } from '@omnihub/persistence';
-import { QueueService } from '@omnihub/queueing';
+import { QueueService, TRANSFORM_JOB_SIZE } from '@omnihub/queueing';
 
 export interface IngestResult {
   messageId: string;
   duplicate: boolean;
 }
 
+/**
+ * After its commit (and its 202), a message waits this long for others to share its transform job:
+ * below saturation ingest batches hold one or two messages, and every transform job costs its
+ * queue moves, a read, a write and an enqueue however few messages it carries.
+ */
+const ENQUEUE_LINGER_MS = 10;
 /** PostgreSQL allows 65,535 bind parameters per statement, SQLite 32,766: 10 columns × 500 rows stays inside both. */
 const MAX_BATCH = 500;
 
@@ -29,6 +35,9 @@ export class IngestBatcher {
   private readonly group = new Batcher<MessageEntity, IngestResult>((rows) => this.write(rows), MAX_BATCH);
   /** The transform enqueues, chained so they run one after another in commit order. */
   private enqueued: Promise<void> = Promise.resolve();
+  /** Committed messages whose transform is not enqueued yet (see ENQUEUE_LINGER_MS). */
+  private lingering: string[] = [];
+  private lingerTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -60,13 +69,24 @@ export class IngestBatcher {
 
     // Committed: the 202 is owed now, so the enqueue does not hold it (a crash before the enqueue,
     // or Redis being down, leaves `received` rows that the relay enqueues).
-    const accepted = results.filter((r) => !r.duplicate).map((r) => r.messageId);
-    if (accepted.length > 0) this.enqueued = this.enqueued.then(() => this.enqueue(accepted));
+    for (const result of results) if (!result.duplicate) this.lingering.push(result.messageId);
+    // A full job goes at once.
+    if (this.lingering.length >= TRANSFORM_JOB_SIZE) this.enqueueLingering();
+    else if (this.lingering.length > 0 && !this.lingerTimer) this.lingerTimer = setTimeout(() => this.enqueueLingering(), ENQUEUE_LINGER_MS).unref();
     return results;
   }
 
-  /** Waits for the enqueues of every batch committed so far. */
+  private enqueueLingering(): void {
+    clearTimeout(this.lingerTimer);
+    this.lingerTimer = undefined;
+    const ids = this.lingering;
+    this.lingering = [];
+    if (ids.length > 0) this.enqueued = this.enqueued.then(() => this.enqueue(ids));
+  }
+
+  /** Enqueues what lingers now, and waits for the enqueues of every batch committed so far. */
   flushed(): Promise<void> {
+    this.enqueueLingering();
     return this.enqueued;
   }
 

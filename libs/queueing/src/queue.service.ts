@@ -17,7 +17,8 @@ import { createRedis, withScripts } from './redis';
 
 /** Finished jobs are removed at once: the database keeps the history, and job ids become free for replays. */
 const JOB_DEFAULTS: JobsOptions = { removeOnComplete: true, removeOnFail: true, attempts: 1 };
-const TRANSFORM_CHUNK = 25;
+/** Messages per transform job, at most. */
+export const TRANSFORM_JOB_SIZE = 25;
 /** BullMQ's own Queue.rateLimit sets the limiter key to this, for as long as the hold lasts. */
 const HOLD_AT_LEAST = `if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], '9007199254740991', 'PX', ARGV[1]) end return 1`;
 /**
@@ -75,7 +76,7 @@ export class QueueService implements OnApplicationShutdown {
   async enqueueTransforms(messageIds: string[]): Promise<void> {
     if (messageIds.length === 0) return;
     const chunks: string[][] = [];
-    for (let i = 0; i < messageIds.length; i += TRANSFORM_CHUNK) chunks.push(messageIds.slice(i, i + TRANSFORM_CHUNK));
+    for (let i = 0; i < messageIds.length; i += TRANSFORM_JOB_SIZE) chunks.push(messageIds.slice(i, i + TRANSFORM_JOB_SIZE));
     await this.queue(QueueName.TRANSFORM).addBulk(
       chunks.map((ids) => ({
         name: JobName.TRANSFORM_MESSAGE,
