@@ -18,11 +18,6 @@ const ENQUEUE_LINGER_MS = 10;
 /** PostgreSQL allows 65,535 bind parameters per statement, SQLite 32,766: 10 columns × 500 rows stays inside both. */
 const MAX_BATCH = 500;
 
-/**
- * Group commit for ingress: requests that arrive while a write is in flight share one multi-row
- * INSERT … ON CONFLICT DO NOTHING and one BullMQ addBulk; each 202 is sent once its row is committed. The
- * addBulk runs after the 202 and beside the next INSERT, so a Redis round trip never holds a webhook's answer.
- */
 const INSERT_MESSAGES = `
   INSERT INTO messages (id, connection_id, vendor_delivery_id, topic, entity_key, entity_version, raw_body, headers, status, received_at, updated_at)
   SELECT id, connection_id, vendor_delivery_id, topic, entity_key, entity_version, raw_body, headers, status, received_at, received_at
@@ -30,6 +25,12 @@ const INSERT_MESSAGES = `
     AS r(id, connection_id, vendor_delivery_id, topic, entity_key, entity_version, raw_body, headers, status, received_at)
   ON CONFLICT DO NOTHING RETURNING id`;
 
+/**
+ * Group commit for ingress: requests that arrive while a write is in flight share one multi-row
+ * INSERT … ON CONFLICT DO NOTHING; each 202 is sent once its row is committed. The transform's
+ * addBulk runs after the 202 (for the messages of ENQUEUE_LINGER_MS together) and beside the next
+ * INSERT, so a Redis round trip never holds a webhook's answer.
+ */
 export class IngestBatcher {
   private readonly logger = new Logger(IngestBatcher.name);
   private readonly group = new Batcher<MessageEntity, IngestResult>((rows) => this.write(rows), MAX_BATCH);

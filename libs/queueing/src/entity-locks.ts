@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { Batcher, HUB_CONFIG, HubConfig } from '@omnihub/core';
 import IORedis from 'ioredis';
 import { QueueService, heldForLua } from './queue.service';
+import { withScripts } from './redis';
 
 /**
  * Takes the leases asked for together. KEYS, three for each: lease, newest delivered, the
@@ -83,10 +84,7 @@ export class EntityLocks {
     @Inject(HUB_CONFIG) private readonly config: HubConfig,
     private readonly queues: QueueService,
   ) {
-    const redis = queues.connection as IORedis & Partial<Scripted>;
-    if (!redis.entityLocksAcquire) redis.defineCommand('entityLocksAcquire', { lua: ACQUIRE });
-    if (!redis.entityLocksRelease) redis.defineCommand('entityLocksRelease', { lua: RELEASE });
-    this.redis = redis as IORedis & Scripted;
+    this.redis = withScripts<Scripted>(queues.connection, { entityLocksAcquire: { keys: 'given', lua: ACQUIRE }, entityLocksRelease: { keys: 'given', lua: RELEASE } });
   }
 
   /**

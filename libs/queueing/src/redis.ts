@@ -37,12 +37,15 @@ export function redisOptionsFromUrl(url: string): RedisOptions {
 
 /**
  * The connection with Lua scripts defined on it as commands (ioredis sends each by its digest,
- * loading it on first use); a script takes one key unless it says how many. Defining one twice is
+ * loading it on first use); a script takes one key unless it says how many (`keys: 'given'`: the
+ * caller passes the key count first, for scripts over any number of keys). Defining one twice is
  * a no-op, so several users may share one connection.
  */
-export function withScripts<T>(redis: IORedis, scripts: Record<string, string | { keys: number; lua: string }>): IORedis & T {
+export function withScripts<T>(redis: IORedis, scripts: Record<string, string | { keys: number | 'given'; lua: string }>): IORedis & T {
   for (const [name, script] of Object.entries(scripts)) {
-    if (!(name in redis)) redis.defineCommand(name, typeof script === 'string' ? { numberOfKeys: 1, lua: script } : { numberOfKeys: script.keys, lua: script.lua });
+    if (name in redis) continue;
+    if (typeof script === 'string') redis.defineCommand(name, { numberOfKeys: 1, lua: script });
+    else redis.defineCommand(name, script.keys === 'given' ? { lua: script.lua } : { numberOfKeys: script.keys, lua: script.lua });
   }
   return redis as IORedis & T;
 }
